@@ -1,0 +1,1 @@
+"""Renderers: views of the analysis document (mcpsniff.analysis.document)."""

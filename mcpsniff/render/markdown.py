@@ -1,0 +1,93 @@
+"""Markdown: a first version of the bug-report text (``mcpsniff report`` builds on it)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+SEV_ICON = {"error": "❌", "warning": "⚠️", "info": "ℹ️"}
+
+
+def md_escape(s: str) -> str:
+    return str(s).replace("|", "\\|").replace("\n", " ")
+
+
+def planes_md(doc: dict[str, Any]) -> list[str]:
+    out = [
+        "| User-Agent | client | era | requests | sessions | echoed | dropped | verdict |",
+        "|---|---|---|---:|---:|---:|---:|---|",
+    ]
+    for p in doc["planes"]:
+        sh = p["session_header"]
+        era = p["era"] + (f" ({', '.join(p['versions'])})" if p["versions"] else "")
+        out.append(
+            f"| `{md_escape(p['user_agent'])}` | {md_escape(', '.join(p['client_info']) or '-')} | {era} | {p['requests']} "
+            f"| {p['sessions_issued']} | {sh['echoed']} | {sh['dropped']} | {p['verdict'].upper()} |"
+        )
+    return out
+
+
+def methods_md(p: dict[str, Any]) -> list[str]:
+    out = ["| method | requests | echoed | dropped | statuses |", "|---|---:|---:|---:|---|"]
+    for m in p["methods"]:
+        st = ", ".join(f"{k}×{v}" for k, v in m["statuses"].items())
+        out.append(f"| `{m['method']}` | {m['requests']} | {m['echoed']} | {m['dropped']} | {st} |")
+    return out
+
+
+def evidence_md(f: dict[str, Any], limit: int = 5) -> list[str]:
+    out = ["| time | method | status | headers present |", "|---|---|---|---|"]
+    for e in f["evidence"][:limit]:
+        hdrs = ", ".join(e["headers"])
+        out.append(f"| {e['time']} | `{e['method'] or e['http_method']}` | {e['status'] if e['status'] is not None else '-'} | {md_escape(hdrs)} |")
+    more = f["evidence_total"] - min(limit, len(f["evidence"]))
+    if more > 0:
+        out.append(f"\n…and {more} more.")
+    return out
+
+
+def finding_md(f: dict[str, Any]) -> list[str]:
+    spec = f["spec"]
+    methods = ", ".join(f"`{k}` ×{v}" for k, v in f["by_method"].items())
+    return [
+        f"### {SEV_ICON[f['severity']]} `{f['rule']}` — {f['title']}",
+        "",
+        f"**Plane:** `{md_escape(f['plane'])}` · **count:** {f['count']} ({methods}) · **severity:** {f['severity']} · **party:** {f['party']}",
+        "",
+        f["detail"] and f"{f['detail']}." or "",
+        "",
+        f"> {spec['quote']}",
+        ">",
+        f"> — MCP spec {spec['version']}, [{spec['section']}]({spec['url']})",
+        "",
+        *evidence_md(f),
+        "",
+    ]
+
+
+def summary_sentence(doc: dict[str, Any]) -> str:
+    errs = [f for f in doc["findings"] if f["severity"] == "error"]
+    if not errs:
+        warns = [f for f in doc["findings"] if f["severity"] == "warning"]
+        if warns:
+            return f"No MUST-level violation found; {len(warns)} SHOULD-level warning(s)."
+        return "No violation of the MCP HTTP transport rules was found in this capture."
+    parts = []
+    for f in errs:
+        parts.append(f"`{f['plane']}` — {f['title']} ({f['count']}×)")
+    ok = [p["user_agent"] for p in doc["planes"] if p["verdict"] == "ok"]
+    s = "Violations: " + "; ".join(parts) + "."
+    if ok:
+        s += " Clean planes: " + ", ".join(f"`{u}`" for u in ok) + "."
+    return s
+
+
+def render(doc: dict[str, Any]) -> str:
+    lines = ["## MCP session analysis (mcpsniff)", "", summary_sentence(doc), "", *planes_md(doc), ""]
+    for p in doc["planes"]:
+        if p["session_header"]["dropped"]:
+            lines += [f"#### `{md_escape(p['user_agent'])}` by method", "", *methods_md(p), ""]
+    for f in doc["findings"]:
+        lines += finding_md(f)
+    cap = doc["capture"]
+    lines.append(f"<sub>{cap['exchanges']} exchanges, {cap['start']} – {cap['end']}; mcpsniff {doc['mcpsniff']['version']}</sub>")
+    return "\n".join(lines) + "\n"
