@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Set up everything mcpsniff's tests need; safe to run again.
+#   .venv        python3 -m venv; pip install -e '.[test]'  (mitmproxy, SDK 1.x, pytest, ...)
+#   .venv-mcp2   the official Python SDK 2.x (mcp>=2,<3) for the 2026-07-28 peers; it clashes
+#                with mitmproxy's pins, hence its own venv
+#   tests/peers/ts/node_modules   npm ci (the TypeScript SDK peers)
+# Env: PYTHON (default python3), VERBOSE=1 to see pip/npm output.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON="${PYTHON:-python3}"
+quiet=(-q)
+[[ "${VERBOSE:-}" == 1 ]] && quiet=()
+
+step() { printf '==> %s\n' "$*"; }
+die() { printf 'setup.sh: %s\n' "$*" >&2; exit 1; }
+
+command -v "$PYTHON" >/dev/null || die "$PYTHON not found; install Python 3.11+ or set PYTHON=/path/to/python"
+rc=0; "$PYTHON" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 3)' || rc=$?
+(( rc == 3 )) && die "$PYTHON is older than 3.11"
+(( rc == 0 )) || die "$PYTHON does not run (exit $rc)"
+command -v node >/dev/null && command -v npm >/dev/null \
+  || die "node and npm are required for the TypeScript peers (tests/peers/ts); install Node.js >= 20.18 and re-run"
+
+make_venv() {  # make_venv DIR: create it unless a working one is already there
+  if [[ -x "$1/bin/python" ]] && "$1/bin/python" -c 'import sys' 2>/dev/null; then
+    step "$1 exists"
+  else
+    step "creating $1"
+    "$PYTHON" -m venv "$1"
+  fi
+}
+
+make_venv .venv
+step "installing mcpsniff[test] into .venv"
+.venv/bin/python -m pip install "${quiet[@]}" --disable-pip-version-check -e '.[test]'
+
+make_venv .venv-mcp2
+step "installing mcp>=2,<3 into .venv-mcp2"
+.venv-mcp2/bin/python -m pip install "${quiet[@]}" --disable-pip-version-check 'mcp>=2,<3' uvicorn
+.venv-mcp2/bin/python -c 'import mcp.server.mcpserver, mcp.client' || die ".venv-mcp2 has no working mcp 2.x"
+
+step "installing the TypeScript peers (tests/peers/ts)"
+npm_quiet=(--no-audit --no-fund)
+[[ "${VERBOSE:-}" == 1 ]] || npm_quiet+=(--loglevel=error)
+if [[ -f tests/peers/ts/package-lock.json ]]; then
+  (cd tests/peers/ts && npm ci "${npm_quiet[@]}" >/dev/null)
+else
+  (cd tests/peers/ts && npm install "${npm_quiet[@]}" >/dev/null)
+fi
+
+step "done: run tests with .venv/bin/python -m pytest"
