@@ -8,6 +8,8 @@ another era.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 from dataclasses import dataclass, field
 from typing import Callable
@@ -148,6 +150,16 @@ def check_session_id_invalid_chars(cap: Capture) -> list[Finding]:
     return _per_plane(cap, "session-id-invalid-chars", mask, lambda g: "session id outside visible ASCII 0x21-0x7E")
 
 
+def check_deleted_session_accepted(cap: Capture) -> list[Finding]:
+    df = cap.df
+    deleted = df[(df["http_method"] == "DELETE") & df["req_sid"].notna() & _ok(df)]
+    if deleted.empty:
+        return []
+    t_del = deleted["t_resp"].fillna(deleted["t_end"]).groupby(deleted["req_sid"]).min()
+    later = df["req_sid"].isin(t_del.index) & (df["t_req"] > df["req_sid"].map(t_del))
+    return _per_plane(cap, "deleted-session-accepted", later & _ok(df), lambda g: f"{len(g)} requests answered 2xx after their session was deleted")
+
+
 # ---------------------------------------------------------------- version header
 
 
@@ -170,6 +182,17 @@ def check_protocol_version_header(cap: Capture) -> list[Finding]:
     )
 
 
+def check_protocol_version_invalid_accepted(cap: Capture) -> list[Finding]:
+    df = cap.df
+    cats = df["pv_hdr"].cat.categories
+    invalid = [c for c in cats if c not in rules.VERSION_ERAS]
+    mask = df["era"].isin(["handshake", "modern"]) & df["pv_hdr"].isin(invalid) & _ok(df)
+    return _per_plane(
+        cap, "protocol-version-invalid-accepted", mask,
+        lambda g: "accepted MCP-Protocol-Version " + ", ".join(sorted(set(g["pv_hdr"].astype(str)))),
+    )
+
+
 # ---------------------------------------------------------------- message shape
 
 
@@ -183,7 +206,7 @@ def check_accept_header(cap: Capture) -> list[Finding]:
     df = cap.df
     hs = df["era"] == "handshake"
     has_json, has_sse = _accept_lists(df, "application/json"), _accept_lists(df, "text/event-stream")
-    post_bad = hs & (df["http_method"] == "POST") & ~(has_json & has_sse)
+    post_bad = df["era"].isin(["handshake", "modern"]) & (df["http_method"] == "POST") & ~(has_json & has_sse)
     get_bad = hs & (df["http_method"] == "GET") & ~has_sse
     return _per_plane(
         cap,
@@ -222,15 +245,42 @@ def check_get_stream_response(cap: Capture) -> list[Finding]:
 # ---------------------------------------------------------------- 2026-07-28
 
 
-def check_modern_headers(cap: Capture) -> list[Finding]:
-    df = cap.df
-    modern = (df["era"] == "modern") & (df["http_method"] == "POST") & df["rpc_method"].notna() & ~df["batch"]
+def decode_mcp_name(value: object) -> object:
+    """``=?base64?...?=`` encoded Mcp-Name values are compared decoded (2026-07-28)."""
+    if isinstance(value, str) and value.startswith("=?base64?") and value.endswith("?="):
+        try:
+            return base64.b64decode(value[9:-2], validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            return value
+    return value
+
+
+def _modern_header_mismatch(df: pd.DataFrame) -> tuple[pd.Series, pd.Series, pd.Series, pd.Series]:
+    """2026-07-28 requests whose MCP-Protocol-Version / Mcp-Method / Mcp-Name disagree with the body."""
+    is_request = df["rpc_id"].notna() & df["rpc_method"].notna()
+    modern = (df["era"] == "modern") & (df["http_method"] == "POST") & is_request & ~df["batch"] & ~df["req_trunc"]
     obj = lambda c: df[c].astype("object")  # noqa: E731
-    pv_bad = df["meta_pv"].notna() & (obj("pv_hdr") != obj("meta_pv"))
+    pv_bad = obj("pv_hdr") != obj("meta_pv").where(df["meta_pv"].notna(), obj("pv_hdr"))
+    pv_bad |= df["pv_hdr"].isna()
     method_bad = obj("mcp_method_hdr") != obj("rpc_method")
     named = df["rpc_method"].isin(list(NAMED_METHODS))
-    name_bad = named & df["name_param"].notna() & (obj("mcp_name_hdr") != obj("name_param"))
-    mask = modern & ~df["req_trunc"] & (pv_bad | method_bad | name_bad)
+    name_bad = pd.Series(False, index=df.index)
+    rows = modern & named & df["name_param"].notna()
+    if rows.any():
+        sub = df.loc[rows]
+        name_bad.loc[rows] = sub["mcp_name_hdr"].map(decode_mcp_name) != sub["name_param"]
+    return modern & (pv_bad | method_bad | name_bad), pv_bad, method_bad, name_bad
+
+
+def check_modern_header_mismatch_accepted(cap: Capture) -> list[Finding]:
+    df = cap.df
+    mask = _modern_header_mismatch(df)[0] & _ok(df)
+    return _per_plane(cap, "modern-header-mismatch-accepted", mask, lambda g: f"{len(g)} mismatched requests answered 2xx instead of 400")
+
+
+def check_modern_headers(cap: Capture) -> list[Finding]:
+    df = cap.df
+    mask, pv_bad, method_bad, name_bad = _modern_header_mismatch(df)
 
     def detail(g: pd.DataFrame) -> str:
         parts = []
@@ -278,12 +328,15 @@ CHECKS: tuple[Callable[[Capture], list[Finding]], ...] = (
     check_missing_session_accepted,
     check_no_reinit_after_404,
     check_session_id_invalid_chars,
+    check_deleted_session_accepted,
     check_protocol_version_header,
+    check_protocol_version_invalid_accepted,
     check_accept_header,
     check_notification_not_202,
     check_batch_not_allowed,
     check_get_stream_response,
     check_modern_headers,
+    check_modern_header_mismatch_accepted,
     check_modern_meta,
     check_observations,
 )

@@ -21,7 +21,7 @@ from typing import Any, BinaryIO, Callable, Iterator
 
 import orjson
 
-from .schema import KIND_EXCHANGE, KIND_META, SchemaError, check_record
+from .schema import KIND_EXCHANGE, SCHEMA_VERSION, SchemaError, check_record
 
 FORMATS = ("jsonl", "har", "flows")
 
@@ -51,6 +51,10 @@ class Source:
     fmt: str = ""
     exchanges: int = 0
     meta: list[dict[str, Any]] | None = None
+    lines: int = 0  # lines (or entries) read, for offsetting parallel byte ranges
+
+
+Convert = Callable[[dict[str, Any], int], Any]
 
 
 OnProblem = Callable[[Problem], None]
@@ -104,15 +108,66 @@ def detect_format(head: bytes, name: str = "") -> str:
     return "jsonl"
 
 
-def iter_source(src: Source, on_problem: OnProblem, *, strict: bool = False) -> Iterator[tuple[int, dict[str, Any]]]:
-    """Yield ``(line, exchange_record)`` pairs from one input."""
+def iter_source(
+    src: Source,
+    on_problem: OnProblem,
+    *,
+    strict: bool = False,
+    convert: Convert | None = None,
+    byte_range: tuple[int, int] | None = None,
+) -> Iterator[tuple[int, Any]]:
+    """Yield ``(line, item)`` pairs from one input.
+
+    ``item`` is the validated exchange record, or ``convert(record, line)`` when a
+    converter is given: a record the converter cannot take is explained with
+    :func:`check_record` and reported like any other bad line.  ``byte_range``
+    (JSONL only) reads the lines that start inside ``[start, end)``; their line
+    numbers then count from 1 at ``start``.
+    """
     fo = _open_bytes(src.name)
     with fo:
-        src.fmt = detect_format(_peek(fo), src.name)
-        reader = {"jsonl": _iter_jsonl, "har": _iter_har, "flows": _iter_flows}[src.fmt]
-        for line, rec in reader(src, fo, on_problem, strict):
+        if byte_range is not None:
+            src.fmt = "jsonl"
+            reader = _iter_jsonl(src, fo, on_problem, strict, byte_range)
+        else:
+            src.fmt = detect_format(_peek(fo), src.name)
+            reader = {"jsonl": _iter_jsonl, "har": _iter_har, "flows": _iter_flows}[src.fmt](src, fo, on_problem, strict)
+        for line, rec in reader:
+            if convert is not None:
+                try:
+                    item = convert(rec, line)
+                except Exception as e:  # noqa: BLE001 - explained and reported below
+                    try:
+                        check_record(rec)
+                        reason = f"unusable record ({type(e).__name__}: {e})"
+                    except SchemaError as se:
+                        reason = str(se)
+                    _report(src, line, reason, on_problem, strict)
+                    continue
+            else:
+                try:
+                    check_record(rec)
+                except SchemaError as se:
+                    _report(src, line, str(se), on_problem, strict)
+                    continue
+                item = rec
             src.exchanges += 1
-            yield line, rec
+            yield line, item
+
+
+def jsonl_ranges(src: Source, n: int) -> list[tuple[int, int]] | None:
+    """Split a JSONL file into ``n`` byte ranges on line boundaries (None if not JSONL)."""
+    with _open_bytes(src.name) as fo:
+        if detect_format(_peek(fo), src.name) != "jsonl":
+            return None
+        size = fo.seek(0, os.SEEK_END)
+        cuts = [0]
+        for i in range(1, n):
+            fo.seek(max(size * i // n, cuts[-1]))
+            fo.readline()
+            cuts.append(min(fo.tell(), size))
+        cuts.append(size)
+    return [(a, b) for a, b in zip(cuts, cuts[1:]) if b > a]
 
 
 def _report(src: Source, line: int | None, reason: str, on_problem: OnProblem, strict: bool) -> None:
@@ -122,10 +177,22 @@ def _report(src: Source, line: int | None, reason: str, on_problem: OnProblem, s
     on_problem(p)
 
 
-def _iter_jsonl(src: Source, fo: BinaryIO, on_problem: OnProblem, strict: bool) -> Iterator[tuple[int, dict[str, Any]]]:
+def _iter_jsonl(
+    src: Source, fo: BinaryIO, on_problem: OnProblem, strict: bool, byte_range: tuple[int, int] | None = None
+) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Decoded exchange records (unvalidated; iter_source validates); meta lines collected."""
     loads = orjson.loads
     seen_any = False
+    start, end = byte_range or (0, -1)
+    pos = start
+    if start:
+        fo.seek(start)
+    line_no = 0
     for line_no, raw in enumerate(fo, 1):
+        if end >= 0 and pos >= end:
+            line_no -= 1
+            break
+        pos += len(raw)
         if not raw.strip():
             continue
         seen_any = True
@@ -140,17 +207,17 @@ def _iter_jsonl(src: Source, fo: BinaryIO, on_problem: OnProblem, strict: bool) 
             )
             _report(src, line_no, reason, on_problem, strict)
             continue
+        if type(obj) is dict and obj.get("kind") == KIND_EXCHANGE and obj.get("v") == SCHEMA_VERSION:
+            yield line_no, obj
+            continue
         try:
-            kind = check_record(obj)
+            check_record(obj)
         except SchemaError as e:
             _report(src, line_no, str(e), on_problem, strict)
             continue
-        if kind == KIND_EXCHANGE:
-            yield line_no, obj
-            continue
-        if kind == KIND_META:
-            src.meta = (src.meta or []) + [obj]
-    if not seen_any:
+        src.meta = (src.meta or []) + [obj]  # a valid non-exchange record is a meta line
+    src.lines = line_no
+    if not seen_any and byte_range is None:
         _report(src, None, "empty file, no records", on_problem, strict)
 
 
@@ -165,7 +232,6 @@ def _flow_records(src: Source, items: Iterator[tuple[int, Any]], on_problem: OnP
     for idx, flow in items:
         try:
             rec = flow_to_record(flow)
-            check_record(rec)
         except Exception as e:  # noqa: BLE001 - any damaged flow is reported, never a traceback
             _report(src, idx, f"unusable flow ({type(e).__name__}: {e})", on_problem, strict)
             continue

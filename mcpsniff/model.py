@@ -27,196 +27,13 @@ from typing import Any, Callable, Iterable
 from urllib.parse import urljoin, urlsplit
 
 import numpy as np
-import orjson
 import pandas as pd
 
-from .load import Problem, Source, iter_source
+from .load import Problem, Source
+from .rows import frame, read_rows
 
 NO_UA = "(no User-Agent)"
 MODERN_VERSION = "2026-07-28"
-META_PV = "io.modelcontextprotocol/protocolVersion"
-META_CAPS = "io.modelcontextprotocol/clientCapabilities"
-META_CLIENT = "io.modelcontextprotocol/clientInfo"
-
-# request header (lower-case) -> column
-_REQ_HEADERS = {
-    "user-agent": "ua",
-    "mcp-session-id": "req_sid",
-    "mcp-protocol-version": "pv_hdr",
-    "accept": "accept",
-    "mcp-method": "mcp_method_hdr",
-    "mcp-name": "mcp_name_hdr",
-    "last-event-id": "last_event_id",
-}
-_STR_COLS = (
-    "exid", "ua", "req_sid", "pv_hdr", "accept", "mcp_method_hdr", "mcp_name_hdr", "last_event_id",
-    "http_method", "url", "rpc_method", "rpc_id", "name_param", "meta_pv", "client_info",
-    "init_pv_req", "resp_sid", "ctype", "neg_pv", "first_event", "first_event_data", "error", "hnames",
-)
-_CATEGORICAL = (
-    "ua", "pv_hdr", "accept", "mcp_method_hdr", "http_method", "rpc_method", "meta_pv", "client_info",
-    "init_pv_req", "ctype", "neg_pv", "first_event", "hnames", "error",
-)
-
-
-def _new_columns() -> dict[str, list[Any]]:
-    cols: dict[str, list[Any]] = {c: [] for c in _STR_COLS}
-    for c in ("src", "line", "t_req", "t_resp", "t_end", "status", "n_msgs", "resp_size", "n_events", "get_responses"):
-        cols[c] = []
-    for c in ("batch", "notif_only", "meta_caps", "meta_client", "req_trunc", "resp_trunc"):
-        cols[c] = []
-    return cols
-
-
-def _client_info(info: Any) -> str | None:
-    if isinstance(info, dict):
-        name = info.get("name")
-        if name is not None:
-            ver = info.get("version")
-            return f"{name}/{ver}" if ver is not None else str(name)
-    return None
-
-
-def _find_init_result(resp: dict[str, Any]) -> dict[str, Any] | None:
-    """The InitializeResult in a JSON or SSE response body, if any."""
-    msgs = (resp.get("body") or {}).get("rpc") or []
-    for m in msgs:
-        if isinstance(m, dict) and isinstance(m.get("result"), dict):
-            return m["result"]
-    for ev in resp.get("sse") or ():
-        data = ev.get("data") or ""
-        if '"result"' not in data:
-            continue
-        try:
-            m = orjson.loads(data)
-        except orjson.JSONDecodeError:
-            continue
-        if isinstance(m, dict) and isinstance(m.get("result"), dict):
-            return m["result"]
-    return None
-
-
-def _count_stream_responses(events: list[dict[str, Any]]) -> int:
-    """JSON-RPC responses (result/error with an id, no method) among SSE events."""
-    n = 0
-    for ev in events:
-        data = ev.get("data") or ""
-        if '"id"' not in data:
-            continue
-        try:
-            m = orjson.loads(data)
-        except orjson.JSONDecodeError:
-            continue
-        for x in m if isinstance(m, list) else (m,):
-            if isinstance(x, dict) and "method" not in x and ("result" in x or "error" in x) and "id" in x:
-                n += 1
-    return n
-
-
-def _extract(cols: dict[str, list[Any]], src: int, line: int, r: dict[str, Any]) -> None:
-    """Append one exchange's fields to the column lists (the only per-row Python)."""
-    req = r["req"]
-    hv: dict[str, str] = {}
-    names = []
-    for n, v in req.get("headers") or ():
-        ln = n.lower()
-        names.append(ln)
-        col = _REQ_HEADERS.get(ln)
-        if col is not None and col not in hv:
-            hv[col] = v
-    for col in ("ua", "req_sid", "pv_hdr", "accept", "mcp_method_hdr", "mcp_name_hdr", "last_event_id"):
-        cols[col].append(hv.get(col))
-    cols["hnames"].append(",".join(sorted(set(names))))
-    t = r["t"]
-    cols["src"].append(src)
-    cols["line"].append(line)
-    cols["exid"].append(r.get("id"))
-    cols["t_req"].append(t["req"])
-    cols["t_resp"].append(t.get("resp"))
-    cols["t_end"].append(t.get("end"))
-    method = req["method"]
-    cols["http_method"].append(method)
-    cols["url"].append(req["url"])
-
-    body = req.get("body") or {}
-    rpc = body.get("rpc") or ()
-    cols["batch"].append(bool(body.get("batch")))
-    cols["req_trunc"].append(bool(body.get("truncated")))
-    cols["n_msgs"].append(len(rpc))
-    first = rpc[0] if rpc and isinstance(rpc[0], dict) else None
-    rpc_method = first.get("method") if first else None
-    cols["rpc_method"].append(rpc_method if isinstance(rpc_method, str) else None)
-    rid = first.get("id") if first else None
-    cols["rpc_id"].append(None if rid is None else str(rid))
-    # a POST holding only notifications and/or responses (no request)
-    cols["notif_only"].append(bool(rpc) and all(isinstance(m, dict) and not ("method" in m and "id" in m) for m in rpc))
-    params = first.get("params") if first else None
-    if not isinstance(params, dict):
-        params = {}
-    meta = params.get("_meta")
-    if not isinstance(meta, dict):
-        meta = {}
-    mpv = meta.get(META_PV)
-    cols["meta_pv"].append(mpv if isinstance(mpv, str) else None)
-    cols["meta_caps"].append(META_CAPS in meta)
-    cols["meta_client"].append(META_CLIENT in meta)
-    name = params.get("name")
-    if name is None:
-        name = params.get("uri")
-    cols["name_param"].append(None if name is None else str(name))
-    if rpc_method == "initialize":
-        cols["client_info"].append(_client_info(params.get("clientInfo")))
-        ipv = params.get("protocolVersion")
-        cols["init_pv_req"].append(ipv if isinstance(ipv, str) else None)
-    else:
-        cols["client_info"].append(_client_info(meta.get(META_CLIENT)))
-        cols["init_pv_req"].append(None)
-
-    resp = r.get("resp")
-    neg = None
-    if resp:
-        cols["status"].append(resp["status"])
-        cols["resp_sid"].append(_resp_header(resp, "mcp-session-id"))
-        ct = resp.get("content_type")
-        cols["ctype"].append(ct.split(";", 1)[0].strip().lower() if ct else None)
-        rb = resp.get("body") or {}
-        cols["resp_size"].append(rb.get("size", -1))
-        cols["resp_trunc"].append(bool(rb.get("truncated")))
-        sse = resp.get("sse") or ()
-        cols["n_events"].append(len(sse))
-        if sse:
-            cols["first_event"].append(sse[0].get("event"))
-            cols["first_event_data"].append(sse[0].get("data") if sse[0].get("event") == "endpoint" else None)
-        else:
-            cols["first_event"].append(None)
-            cols["first_event_data"].append(None)
-        if rpc_method == "initialize":
-            res = _find_init_result(resp)
-            if res is not None:
-                pv = res.get("protocolVersion")
-                neg = pv if isinstance(pv, str) else None
-        cols["get_responses"].append(_count_stream_responses(sse) if method == "GET" and sse else 0)
-    else:
-        cols["status"].append(-1)
-        cols["resp_sid"].append(None)
-        cols["ctype"].append(None)
-        cols["resp_size"].append(-1)
-        cols["resp_trunc"].append(False)
-        cols["n_events"].append(0)
-        cols["first_event"].append(None)
-        cols["first_event_data"].append(None)
-        cols["get_responses"].append(0)
-    cols["neg_pv"].append(neg)
-    err = r.get("error")
-    cols["error"].append(err if isinstance(err, str) else None)
-
-
-def _resp_header(resp: dict[str, Any], lname: str) -> str | None:
-    for n, v in resp.get("headers") or ():
-        if n.lower() == lname:
-            return v
-    return None
-
 
 @dataclass
 class Capture:
@@ -247,42 +64,12 @@ def build(
         if on_problem:
             on_problem(p)
 
-    cols = _new_columns()
     sources = [Source(n) for n in names]
-    n = 0
-    for si, src in enumerate(sources):
-        for line, rec in iter_source(src, report, strict=strict):
-            _extract(cols, si, line, rec)
-            n += 1
-            if progress is not None and not n & 0x3FFF:
-                progress(n)
-    df = _frame(cols)
+    chunks = read_rows(sources, report, strict=strict, progress=progress)
+    df = frame(chunks)
     cap = Capture(df=df, sources=sources, problems=problems)
     derive(cap)
     return cap
-
-
-def _frame(cols: dict[str, list[Any]]) -> pd.DataFrame:
-    df = pd.DataFrame(
-        {
-            **{c: pd.array(cols[c], dtype="object") for c in _STR_COLS if c not in _CATEGORICAL},
-            **{c: pd.Categorical(cols[c]) for c in _CATEGORICAL},
-            "src": np.asarray(cols["src"], dtype=np.int32),
-            "line": np.asarray(cols["line"], dtype=np.int64),
-            "t_req": np.asarray(cols["t_req"], dtype=np.float64),
-            "t_resp": np.asarray([np.nan if x is None else x for x in cols["t_resp"]], dtype=np.float64),
-            "t_end": np.asarray([np.nan if x is None else x for x in cols["t_end"]], dtype=np.float64),
-            "status": np.asarray(cols["status"], dtype=np.int16),
-            "n_msgs": np.asarray(cols["n_msgs"], dtype=np.int32),
-            "resp_size": np.asarray(cols["resp_size"], dtype=np.int64),
-            "n_events": np.asarray(cols["n_events"], dtype=np.int32),
-            "get_responses": np.asarray(cols["get_responses"], dtype=np.int32),
-            **{c: np.asarray(cols[c], dtype=bool) for c in ("batch", "notif_only", "meta_caps", "meta_client", "req_trunc", "resp_trunc")},
-        }
-    )
-    # several files are one capture, merged by time (stable: file order breaks ties)
-    df = df.sort_values(["t_req", "src", "line"], kind="stable").reset_index(drop=True)
-    return df
 
 
 def _endpoint_of(url: str) -> str:
@@ -335,7 +122,7 @@ def _derive_era(df: pd.DataFrame) -> None:
     # a dual-era client's probe: POST initialize refused (400/404/405), then the same
     # plane opens a legacy GET stream on the same server
     if legacy_get.any():
-        probe_cand = (df["rpc_method"] == "initialize") & df["status"].isin([400, 404, 405]) & (era == "handshake")
+        probe_cand = (df["rpc_method"] == "initialize") & df["status"].between(400, 499) & (era == "handshake")
         if probe_cand.any():
             lg = df.loc[legacy_get, ["plane", "url", "t_req"]]
             lg_keys = {(p, urlsplit(u).netloc) for p, u in lg[["plane", "url"]].itertuples(index=False)}
