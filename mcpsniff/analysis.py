@@ -108,7 +108,8 @@ def plane_dicts(a: Analysis) -> list[dict[str, Any]]:
     df = a.cap.df
     if df.empty:
         return []
-    mcp = df[df["era"] != "other"]
+    cols = ["plane", "era", "neg_version", "meta_pv", "echo", "rpc_method", "http_method", "status", "client_info", "t_req"]
+    mcp = df.loc[df["era"] != "other", cols]
     sessions = a.cap.sessions if a.cap.sessions is not None else pd.DataFrame(columns=["plane"])
     issued = sessions["plane"].value_counts()
     by_plane_findings: dict[str, list[Finding]] = {}

@@ -54,13 +54,14 @@ def _per_plane(
     mask: pd.Series | np.ndarray,
     detail: Callable[[pd.DataFrame], str] | None = None,
     plane_col: str = "plane",
+    extra_cols: tuple[str, ...] = (),
 ) -> list[Finding]:
     df = cap.df
     mask = np.asarray(mask, dtype=bool)
     if not mask.any():
         return []
     rule = rules.get(rule_id)
-    sel = df.loc[mask]
+    sel = df.loc[mask, [c for c in df.columns if c in _FINDING_COLS or c in extra_cols]]
     out = []
     for plane, g in sel.groupby(sel[plane_col].astype("object"), sort=True, observed=True):
         idx = g.index.to_numpy()
@@ -88,6 +89,12 @@ def _per_plane(
             )
         )
     return out
+
+
+# the columns a finding and its detail lines look at (copying all ~45 is slow at 1M rows)
+_FINDING_COLS = frozenset(
+    {"plane", "neg_version", "era", "status", "resp_size", "pv_hdr", "accept", "req_sid", "sid_issued_to", "error", "get_responses"}
+)
 
 
 def _ok(df: pd.DataFrame) -> pd.Series:
@@ -257,7 +264,7 @@ def decode_mcp_name(value: object) -> object:
 
 def _modern_header_mismatch(df: pd.DataFrame) -> tuple[pd.Series, pd.Series, pd.Series, pd.Series]:
     """2026-07-28 requests whose MCP-Protocol-Version / Mcp-Method / Mcp-Name disagree with the body."""
-    is_request = df["rpc_id"].notna() & df["rpc_method"].notna()
+    is_request = df["has_id"] & df["rpc_method"].notna()
     modern = (df["era"] == "modern") & (df["http_method"] == "POST") & is_request & ~df["batch"] & ~df["req_trunc"]
     obj = lambda c: df[c].astype("object")  # noqa: E731
     pv_bad = obj("pv_hdr") != obj("meta_pv").where(df["meta_pv"].notna(), obj("pv_hdr"))
@@ -295,7 +302,7 @@ def check_modern_headers(cap: Capture) -> list[Finding]:
 
 def check_modern_meta(cap: Capture) -> list[Finding]:
     df = cap.df
-    is_request = df["rpc_id"].notna() & df["rpc_method"].notna()
+    is_request = df["has_id"] & df["rpc_method"].notna()
     base = (df["era"] == "modern") & is_request & ~df["req_trunc"] & ~df["batch"]
     missing = base & (df["meta_pv"].isna() | ~df["meta_caps"])
     out = _per_plane(cap, "modern-meta-missing", missing, lambda g: f"{len(g)} requests without the required _meta keys")

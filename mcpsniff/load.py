@@ -222,16 +222,19 @@ def _iter_jsonl(
 
 
 def _short_json_error(e: Exception) -> str:
-    msg = str(e).split(":", 1)[0]
-    return msg[:80]
+    msg = getattr(e, "msg", None) or str(e).split(":", 1)[0]
+    col = getattr(e, "colno", None)
+    return f"{msg[:80]} at column {col}" if col else msg[:80]
 
 
 def _flow_records(src: Source, items: Iterator[tuple[int, Any]], on_problem: OnProblem, strict: bool):
-    from .record import flow_to_record  # the capture addon's own conversion
+    from .record import exchange_record  # the capture addon's own conversion
+    from .redact import Redactor
 
+    redactor = Redactor()  # secrets in imported files are redacted too, keyed per input
     for idx, flow in items:
         try:
-            rec = flow_to_record(flow)
+            rec = exchange_record(flow, redactor=redactor)
         except Exception as e:  # noqa: BLE001 - any damaged flow is reported, never a traceback
             _report(src, idx, f"unusable flow ({type(e).__name__}: {e})", on_problem, strict)
             continue
