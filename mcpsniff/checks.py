@@ -323,7 +323,7 @@ def check_observations(cap: Capture) -> list[Finding]:
     out += _per_plane(
         cap,
         "no-response",
-        df["error"].notna() & (df["era"] != "other"),
+        df["error"].notna() & (df["status"] < 0) & (df["era"] != "other"),
         lambda g: "; ".join(f"{k} x{v}" for k, v in g["error"].astype(str).value_counts().head(3).items()),
     )
     out += _per_plane(cap, "era-probe", df["era"] == "probe", lambda g: "POST initialize refused, then legacy SSE")

@@ -5,8 +5,11 @@
 #                with mitmproxy's pins, hence its own venv
 #   tests/peers/ts/node_modules   npm ci (the TypeScript SDK peers)
 # Env: PYTHON (default python3), VERBOSE=1 to see pip/npm output.
+# --core: only .venv with mcpsniff itself (enough to capture and analyse; no test peers).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+core=0
+[[ "${1:-}" == "--core" ]] && core=1
 
 PYTHON="${PYTHON:-python3}"
 quiet=(-q)
@@ -19,6 +22,17 @@ command -v "$PYTHON" >/dev/null || die "$PYTHON not found; install Python 3.11+ 
 rc=0; "$PYTHON" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 3)' || rc=$?
 (( rc == 3 )) && die "$PYTHON is older than 3.11"
 (( rc == 0 )) || die "$PYTHON does not run (exit $rc)"
+if (( core )); then
+  if [[ -x .venv/bin/python ]] && .venv/bin/python -c 'import sys' 2>/dev/null; then step ".venv exists"; else step "creating .venv"; "$PYTHON" -m venv .venv; fi
+  step "installing mcpsniff into .venv"
+  .venv/bin/python -m pip install "${quiet[@]}" --disable-pip-version-check -e .
+  exit 0
+fi
+
+if ! { command -v node >/dev/null && command -v npm >/dev/null; } && command -v apt-get >/dev/null && [[ $(id -u) == 0 ]]; then
+  step "node/npm missing: installing Debian's nodejs and npm"
+  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null; } || true
+fi
 command -v node >/dev/null && command -v npm >/dev/null \
   || die "node and npm are required for the TypeScript peers (tests/peers/ts); install Node.js >= 20.18 and re-run"
 

@@ -314,7 +314,11 @@ def no_response_trigger():
 def no_response_near_miss():
     s = Scenario()
     session(s)
+    # not MCP traffic
     s.exchange(None, http_method="GET", url="http://127.0.0.1:8000/favicon.ico", status=None, error="connection refused")
+    # an SSE stream the client closed after its response arrived: it did get a response
+    s.exchange(A, headers=s.mcp_headers("sid-1", V), rpc=[{"jsonrpc": "2.0", "id": 9, "method": "resources/read"}],
+               status=200, sse=[make_event(0, '{"jsonrpc":"2.0","id":9,"result":{}}')], error="Client disconnected.")
     return s
 
 
