@@ -154,7 +154,7 @@ def test_damaged_jsonl_never_tracebacks(tmp_path, data):
 
 
 @settings(max_examples=40, deadline=None)
-@given(st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=5),
+@given(st.recursive(st.none() | st.booleans() | st.integers(-2**63, 2**63 - 1) | st.text(max_size=5),
                     lambda c: st.lists(c, max_size=3) | st.dictionaries(st.sampled_from(
                         ["v", "kind", "t", "req", "resp", "headers", "method", "url", "body", "rpc", "status", "sse", "data", "error"]),
                         c, max_size=6), max_leaves=20))
