@@ -166,12 +166,9 @@ def main(
     """mcpsniff: record MCP HTTP traffic and tell which client plane breaks the session contract."""
 
 
-def _register_optional() -> None:
-    try:
-        from .capture_cmd import capture
-    except ImportError:  # pragma: no cover - the capture side is optional at import time
-        return
-    app.command("capture")(capture)
+from .capture_cmd import capture  # noqa: E402 - the command modules import helpers defined above
+from .report_cmd import diff, report  # noqa: E402
 
-
-_register_optional()
+app.command("capture")(capture)
+app.command("report")(report)
+app.command("diff")(diff)

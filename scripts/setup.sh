@@ -63,4 +63,7 @@ else
   (cd tests/peers/ts && npm install "${npm_quiet[@]}" >/dev/null)
 fi
 
+step "installing the mermaid parser used by the report tests (tests/tools/mermaid)"
+(cd tests/tools/mermaid && npm ci "${npm_quiet[@]}" >/dev/null)
+
 step "done: run tests with .venv/bin/python -m pytest"

@@ -1,0 +1,216 @@
+"""Views of a diff document (mcpsniff.diff): rich tables and Markdown."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console, Group
+from rich.table import Table
+from rich.text import Text
+
+from .report_md import code, md_text
+
+CHANGE_STYLE = {"worse": "bold red", "appeared": "yellow", "vanished": "yellow", "better": "green", "changed": "cyan", "unchanged": "dim"}
+CHANGE_ICON = {"worse": "❌", "appeared": "🆕", "vanished": "➖", "better": "✅", "changed": "🔁", "unchanged": "·"}
+
+
+def _pct(r: float | None) -> str:
+    return "-" if r is None else f"{r:.0%}"
+
+
+def _rate(side: dict[str, Any] | None) -> str:
+    if side is None:
+        return "-"
+    return f"{_pct(side['drop_rate'])} ({side['dropped']}/{side['echoed'] + side['dropped']})"
+
+
+def _interesting(m: dict[str, Any]) -> bool:
+    return m["change"] != "same" or any(s and s["drop_rate"] for s in (m["before"], m["after"]))
+
+
+def _sent(h: dict[str, Any] | None, common: list[str]) -> str:
+    """Headers a plane sends on a method, leaving out those every request of both planes carries."""
+    if h is None:
+        return "-"
+    parts = []
+    for name, e in h["headers"].items():
+        if name in common:
+            continue
+        parts.append(name if e["presence"] == "all" else f"{name} ({e['count']}/{h['requests']})")
+    return ", ".join(parts) or "(only common headers)"
+
+
+def _where(e: dict[str, Any]) -> str:
+    parts = []
+    if e["sent_on"]:
+        parts.append("sent on " + ", ".join(e["sent_on"]))
+    if e["partly_on"]:
+        parts.append("partly on " + ", ".join(e["partly_on"]))
+    if e["omitted_on"]:
+        parts.append("omitted on " + ", ".join(e["omitted_on"]))
+    return "; ".join(parts)
+
+
+# ---------------------------------------------------------------- captures
+
+
+def _plane_summary(p: dict[str, Any]) -> str:
+    f = p["findings"]
+    bits = [f"{len(f['new'])} new", f"{len(f['fixed'])} fixed", f"{len(f['unchanged'])} unchanged"]
+    return ", ".join(bits)
+
+
+def captures_table(doc: dict[str, Any], console: Console) -> None:
+    t = Table(title="Planes: before -> after", title_justify="left")
+    for col, kw in (("User-Agent", {"overflow": "fold"}), ("change", {}), ("requests", {"justify": "right"}),
+                    ("verdict", {}), ("findings", {}), ("why", {"overflow": "fold"})):
+        t.add_column(col, **kw)
+    for p in doc["planes"]:
+        b, a = p["before"], p["after"]
+        t.add_row(
+            p["user_agent"],
+            Text(p["change"], style=CHANGE_STYLE[p["change"]]),
+            f"{b['requests'] if b else '-'} -> {a['requests'] if a else '-'}",
+            f"{b['verdict'] if b else '-'} -> {a['verdict'] if a else '-'}",
+            _plane_summary(p),
+            "; ".join(p["reasons"]),
+        )
+    parts: list[Any] = [t]
+    for p in doc["planes"]:
+        ms = [m for m in p["methods"] if _interesting(m)]
+        if ms:
+            mt = Table(title=f"{p['user_agent']}: Mcp-Session-Id drop rate by method", title_justify="left")
+            for col in ("method", "before", "after", "change"):
+                mt.add_column(col)
+            for m in ms:
+                mt.add_row(m["method"], _rate(m["before"]), _rate(m["after"]), Text(m["change"], style=CHANGE_STYLE.get(m["change"], "")))
+            parts.append(mt)
+        f = p["findings"]
+        for kind, style in (("new", "red"), ("fixed", "green")):
+            for e in f[kind]:
+                parts.append(Text(f"  {kind:6} {e['severity']:8} {e['rule']} ({e['count_before']} -> {e['count_after']})  plane {p['user_agent']!r}", style=style))
+    verdict = (
+        Text("worse: " + ", ".join(doc["worse"]), style="bold red") if doc["worse"]
+        else Text("no change" if not doc["changed"] else "changed, no plane got worse", style="green")
+    )
+    parts.append(verdict)
+    console.print(Group(*parts))
+
+
+def captures_md(doc: dict[str, Any]) -> str:
+    lines = ["## mcpsniff diff: before → after", ""]
+    if not doc["changed"]:
+        lines += ["No change: every plane has the same requests, drop rates and findings.", ""]
+    elif doc["worse"]:
+        lines += ["**Worse:** " + ", ".join(code(u) for u in doc["worse"]), ""]
+    else:
+        lines += ["Changed, but no plane got worse.", ""]
+    lines += ["| User-Agent | change | requests | verdict | findings | why |", "|---|---|---|---|---|---|"]
+    for p in doc["planes"]:
+        b, a = p["before"], p["after"]
+        lines.append(
+            f"| {code(p['user_agent'])} | {CHANGE_ICON[p['change']]} {p['change']} | {b['requests'] if b else '-'} → {a['requests'] if a else '-'} "
+            f"| {b['verdict'] if b else '-'} → {a['verdict'] if a else '-'} | {_plane_summary(p)} | {md_text('; '.join(p['reasons']))} |"
+        )
+    lines.append("")
+    for p in doc["planes"]:
+        ms = [m for m in p["methods"] if _interesting(m)]
+        f = p["findings"]
+        if not ms and not f["new"] and not f["fixed"]:
+            continue
+        lines += [f"### {code(p['user_agent'])}", ""]
+        if ms:
+            lines += ["| method | drop rate before | drop rate after | change |", "|---|---|---|---|"]
+            lines += [f"| {code(m['method'])} | {_rate(m['before'])} | {_rate(m['after'])} | {m['change']} |" for m in ms]
+            lines.append("")
+        for kind in ("new", "fixed"):
+            for e in f[kind]:
+                lines.append(f"- **{kind}** {e['severity']} `{e['rule']}` — {md_text(e['title'])} ({e['count_before']} → {e['count_after']})")
+        lines.append("")
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- planes
+
+
+def planes_table(doc: dict[str, Any], console: Console) -> None:
+    pa, pb = doc["planes"]
+    a, b = "A: " + pa["user_agent"], "B: " + pb["user_agent"]
+    t = Table(title="Planes compared", title_justify="left")
+    t.add_column("")
+    t.add_column(a, overflow="fold")
+    t.add_column(b, overflow="fold")
+    for label, key, fmt in _plane_rows():
+        t.add_row(label, fmt(pa[key]), fmt(pb[key]))
+    ht = Table(title="Request headers (share of requests; where)", title_justify="left")
+    for col in ("header", "A", "B"):
+        ht.add_column(col, overflow="fold")
+    for h in doc["headers"]:
+        st = "bold" if h["differs"] else "dim"
+        ht.add_row(Text(h["header"], style=st), f"{h['a']['count']}/{h['a']['requests']}: {_where(h['a'])}",
+                   f"{h['b']['count']}/{h['b']['requests']}: {_where(h['b'])}")
+    common = doc["common_headers"]
+    mt = Table(title="Per method: headers sent (besides " + (", ".join(common) or "none") + ")", title_justify="left")
+    for col in ("method", "A requests", "A sends", "B requests", "B sends"):
+        mt.add_column(col, overflow="fold")
+    for m in doc["methods"]:
+        bad = bool(m["differs"])
+        mt.add_row(Text(m["method"], style="bold" if bad else ""), str(m["a"]["requests"]) if m["a"] else "-", _sent(m["a"], common),
+                   str(m["b"]["requests"]) if m["b"] else "-", _sent(m["b"], common))
+    console.print(Group(t, ht, mt))
+
+
+def _plane_rows():
+    j = lambda xs: ", ".join(xs) or "-"  # noqa: E731
+    st = lambda d: ", ".join(f"{k}×{v}" for k, v in d.items()) or "-"  # noqa: E731
+    sh = lambda d: "-" if d is None else f"echoed {d['echoed']}, dropped {d['dropped']}, foreign {d['foreign']}, unknown {d['unknown']}"  # noqa: E731
+    return (
+        ("requests", "requests", str),
+        ("clientInfo", "client_info", j),
+        ("era", "era", str),
+        ("negotiated versions", "negotiated_versions", j),
+        ("MCP-Protocol-Version sent", "protocol_version_headers", j),
+        ("statuses received", "statuses", st),
+        ("sessions issued", "sessions_issued", str),
+        ("Mcp-Session-Id", "session_header", sh),
+        ("verdict", "verdict", str),
+        ("findings", "findings", j),
+    )
+
+
+def planes_md(doc: dict[str, Any]) -> str:
+    pa, pb = doc["planes"]
+    lines = [
+        "## mcpsniff diff: plane vs plane",
+        "",
+        f"**A:** {code(pa['user_agent'])} · **B:** {code(pb['user_agent'])}",
+        "",
+        "| | A | B |",
+        "|---|---|---|",
+    ]
+    for label, key, fmt in _plane_rows():
+        lines.append(f"| {label} | {md_text(fmt(pa[key]))} | {md_text(fmt(pb[key]))} |")
+    lines += ["", "### Request headers", "", "| header | A | B |", "|---|---|---|"]
+    for h in doc["headers"]:
+        name = f"**{h['header']}**" if h["differs"] else h["header"]
+        lines.append(f"| {name} | {h['a']['count']}/{h['a']['requests']}: {md_text(_where(h['a']))} "
+                     f"| {h['b']['count']}/{h['b']['requests']}: {md_text(_where(h['b']))} |")
+    common = doc["common_headers"]
+    lines += ["", "### Per method", "", "Headers sent besides those on every request of both planes (" + md_text(", ".join(common) or "none") + "):", "",
+              "| method | A requests | A sends | B requests | B sends |", "|---|---:|---|---:|---|"]
+    for m in doc["methods"]:
+        lines.append(f"| {code(m['method'])} | {m['a']['requests'] if m['a'] else '-'} | {md_text(_sent(m['a'], common))} "
+                     f"| {m['b']['requests'] if m['b'] else '-'} | {md_text(_sent(m['b'], common))} |")
+    lines.append("")
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- dispatch
+
+
+def table(doc: dict[str, Any], console: Console) -> None:
+    (planes_table if doc["mode"] == "planes" else captures_table)(doc, console)
+
+
+def markdown(doc: dict[str, Any]) -> str:
+    return planes_md(doc) if doc["mode"] == "planes" else captures_md(doc)
