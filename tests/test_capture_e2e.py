@@ -532,6 +532,16 @@ def dropped_findings(report: dict) -> list[dict]:
     return [f for f in report["findings"] if f["rule"] == "session-id-dropped"]
 
 
+def assert_clean(report: dict, *, no_session_findings: bool = False) -> None:
+    """A correct SDK session: no error finding at all, every plane ok."""
+    errors = [(f["rule"], f["plane"], f["detail"]) for f in report["findings"] if f["severity"] == "error"]
+    assert errors == []
+    assert report["planes"] and all(p["verdict"] == "ok" for p in report["planes"])
+    if no_session_findings:  # legacy and 2026-07-28 traffic has no session header to judge
+        assert [f["rule"] for f in report["findings"] if f["rule"].startswith("session-")] == []
+        assert all(p["session_header"]["dropped"] == 0 and p["session_header"]["echoed"] == 0 for p in report["planes"])
+
+
 @pytest.fixture(scope="module")
 def servers():
     from contextlib import ExitStack
@@ -562,6 +572,7 @@ def test_py_client_through_capture(servers, tmp_path, mode):
         assert ts == sorted(ts)
     report = analyze(out)
     assert dropped_findings(report) == []
+    assert_clean(report)
     assert any(p["user_agent"].startswith("python-httpx") for p in report["planes"])
 
 
@@ -583,7 +594,9 @@ def test_py_client_legacy_sse_through_capture(servers, tmp_path):
     for m in (m for e in posts for m in rpc_in(e) if "id" in m and "method" in m):
         assert json.dumps(m["id"]) in answered
     assert methods(exs).count("tools/call") == proxied["calls"]
-    assert dropped_findings(analyze(out)) == []
+    report = analyze(out)
+    assert_clean(report, no_session_findings=True)
+    assert {p["era"] for p in report["planes"]} == {"legacy"}
 
 
 def test_ts_client_through_capture(servers, tmp_path):
@@ -595,7 +608,23 @@ def test_ts_client_through_capture(servers, tmp_path):
     exs = records(out)
     check_each_request_recorded_once_with_its_answer(exs)
     assert methods(exs).count("tools/call") == proxied["calls"]
-    assert dropped_findings(analyze(out)) == []
+    assert_clean(analyze(out))
+
+
+@pytest.mark.parametrize("client", ["py", "ts"])
+def test_clients_against_the_ts_sdk_server(tmp_path, client):
+    run = peerlib.run_py_client if client == "py" else peerlib.run_ts_client
+    with peerlib.ts_server() as url:
+        direct = ok(run(url, calls=2))
+        with capture(tmp_path, upstream_of(url)) as (cap, out):
+            proxied = ok(run(via_proxy(url, cap), calls=2))
+    assert normalize(proxied) == normalize(direct)
+    exs = records(out)
+    check_each_request_recorded_once_with_its_answer(exs)
+    report = analyze(out)
+    assert_clean(report)
+    (plane,) = report["planes"]
+    assert plane["sessions_issued"] == 1 and plane["session_header"]["dropped"] == 0 and plane["session_header"]["echoed"] >= 4
 
 
 def test_modern_client_through_capture(tmp_path):
@@ -608,7 +637,10 @@ def test_modern_client_through_capture(tmp_path):
     check_each_request_recorded_once_with_its_answer(exs)
     assert "initialize" not in methods(exs)
     assert all(schema.header_value(e["req"]["headers"], "mcp-session-id") is None for e in exs)
-    assert dropped_findings(analyze(out)) == []
+    report = analyze(out)
+    assert_clean(report, no_session_findings=True)
+    assert {p["era"] for p in report["planes"]} == {"modern"}
+    assert report["findings"] == []  # headers mirror the body, _meta complete
 
 
 @pytest.mark.parametrize("mode", ["stateful", "json"])
@@ -633,10 +665,17 @@ def test_seed_client_through_capture_and_verdict(servers, tmp_path, mode, fix):
     report = analyze(out)
     assert {p["user_agent"] for p in report["planes"]} >= {"openai-mcp/1.0.0 (ChatGPT)", "openai-mcp/1.0.0"}
     dropped = dropped_findings(report)
+    verdicts = {p["user_agent"]: p["verdict"] for p in report["planes"]}
     if fix:
         assert dropped == []
+        assert_clean(report)
     else:
         assert len(dropped) == 1
         [f] = dropped
         assert f["plane"] == "openai-mcp/1.0.0" and f["count"] == 3 and f["severity"] == "error"
+        assert f["by_method"] == {"tools/call": 3}
         assert f["evidence"]
+        # the sibling plane stays clean; the SDK server answered 400, so it is not blamed
+        assert verdicts == {"openai-mcp/1.0.0 (ChatGPT)": "ok", "openai-mcp/1.0.0": "fail"}
+        assert [x["rule"] for x in report["findings"] if x["severity"] == "error"] == ["session-id-dropped"]
+        assert "missing-session-accepted" not in {x["rule"] for x in report["findings"]}
