@@ -87,9 +87,9 @@ def derive(cap: Capture) -> None:
         return
     df["plane"] = df["ua"].cat.add_categories([NO_UA]).fillna(NO_UA) if NO_UA not in df["ua"].cat.categories else df["ua"].fillna(NO_UA)
     # URLs repeat a lot: compute per unique value
-    uniq = pd.unique(df["url"])
-    ep_map = {u: _endpoint_of(u) for u in uniq}
-    df["endpoint"] = pd.Categorical(df["url"].map(ep_map))
+    codes, uniq = pd.factorize(df["url"])
+    ep_codes, ep_uniq = pd.factorize(np.array([_endpoint_of(u) for u in uniq], dtype=object))
+    df["endpoint"] = pd.Categorical.from_codes(ep_codes[codes], categories=pd.Index(ep_uniq, dtype=object))
     _derive_era(df)
     cap.sessions = _derive_sessions(df)
 
@@ -152,52 +152,48 @@ def _derive_sessions(df: pd.DataFrame) -> pd.DataFrame:
     sessions = inits[inits["sid"].notna()].drop_duplicates("sid", keep="first").reset_index(drop=True)
 
     # negotiated version + last issued id for each request: the scope's latest
-    # successful initialize that finished before the request started
+    # successful initialize that finished before the request started (scope =
+    # plane x endpoint, as one integer key: merge_asof is much faster on ints)
+    scope = df["plane"].cat.codes.astype(np.int64) * (len(df["endpoint"].cat.categories) + 1) + df["endpoint"].cat.codes
     req_rows = hs & ~(df["rpc_method"] == "initialize")
-    q = pd.DataFrame(
-        {
-            "plane": df.loc[req_rows, "plane"].astype("object"),
-            "endpoint": df.loc[req_rows, "endpoint"].astype("object"),
-            "t": df.loc[req_rows, "t_req"],
-            "row": df.index[req_rows],
-        }
-    ).sort_values("t", kind="stable")
-    scope_sid = pd.Series(None, index=df.index, dtype="object")
-    neg = pd.Series(None, index=df.index, dtype="object")
+    q = pd.DataFrame({"scope": scope[req_rows], "t": df.loc[req_rows, "t_req"], "row": df.index[req_rows]}).sort_values("t", kind="stable")
+    scope_sid = np.full(len(df), None, dtype=object)
+    neg = np.full(len(df), None, dtype=object)
     if not q.empty and not inits.empty:
-        m = pd.merge_asof(
-            q,
-            inits.sort_values("t", kind="stable")[["plane", "endpoint", "t", "sid", "version"]],
-            on="t",
-            by=["plane", "endpoint"],
-            direction="backward",
-            allow_exact_matches=True,
-        )
-        scope_sid.loc[m["row"].to_numpy()] = m["sid"].to_numpy()
-        neg.loc[m["row"].to_numpy()] = m["version"].to_numpy()
+        right = pd.DataFrame({"scope": scope[init].to_numpy(), "t": inits["t"].to_numpy(),
+                              "sid": inits["sid"].to_numpy(), "version": inits["version"].to_numpy()}).sort_values("t", kind="stable")
+        m = pd.merge_asof(q, right, on="t", by="scope", direction="backward", allow_exact_matches=True)
+        rows = m["row"].to_numpy()
+        scope_sid[rows] = m["sid"].to_numpy(dtype=object)
+        neg[rows] = m["version"].to_numpy(dtype=object)
 
-    # a request that carries a known id belongs to that session's version
-    sid_version = dict(zip(sessions["sid"], sessions["version"]))
-    sid_plane = dict(zip(sessions["sid"], sessions["plane"]))
-    carried = df["req_sid"]
-    has_sid = carried.notna()
-    known = has_sid & carried.isin(sid_version.keys())
-    neg.loc[known] = carried[known].map(sid_version)
-    issued_to = carried.map(sid_plane)
+    # a request that carries a known id belongs to that session's version; work on
+    # the distinct ids (sessions are far fewer than requests), then spread by code
+    codes, uniq = pd.factorize(df["req_sid"])
+    u = pd.Series(uniq, dtype=object)
+    u_version = np.append(u.map(dict(zip(sessions["sid"], sessions["version"]))).to_numpy(dtype=object), None)
+    u_plane = np.append(u.map(dict(zip(sessions["sid"], sessions["plane"]))).to_numpy(dtype=object), None)
+    u_known = np.append(u.isin(set(sessions["sid"])).to_numpy(), False)
+    u_plane_code = np.append(pd.Index(df["plane"].cat.categories).get_indexer(u_plane[:-1]), -2)
+    has_sid = codes >= 0
+    known = u_known[codes]
+    neg[known] = u_version[codes][known]
+    issued_to = u_plane[codes]
+    same_plane = u_plane_code[codes] == df["plane"].cat.codes.to_numpy()
     # initialize responses carry their own negotiated version
-    neg.loc[init] = df.loc[init, "neg_pv"].astype("object")
+    neg[init.to_numpy()] = df.loc[init, "neg_pv"].to_numpy(dtype=object)
 
-    echo = np.full(len(df), None, dtype=object)
-    plane_obj = df["plane"].astype("object")
+    # echo class as category codes: 0 echoed, 1 dropped, 2 foreign, 3 unknown, 4 none
+    echo = np.full(len(df), -1, dtype=np.int8)
     rr = req_rows.to_numpy()
-    echo[rr & has_sid.to_numpy() & (issued_to == plane_obj).to_numpy()] = "echoed"
-    echo[rr & known.to_numpy() & (issued_to != plane_obj).to_numpy()] = "foreign"
-    echo[rr & has_sid.to_numpy() & ~known.to_numpy()] = "unknown"
-    no_sid = rr & ~has_sid.to_numpy()
-    echo[no_sid & scope_sid.notna().to_numpy()] = "dropped"
-    echo[no_sid & scope_sid.isna().to_numpy()] = "none"
-    df["echo"] = pd.Categorical(echo, categories=["echoed", "dropped", "foreign", "unknown", "none"])
-    df["scope_sid"] = scope_sid
-    df["sid_issued_to"] = issued_to
+    has_scope_sid = pd.notna(scope_sid)
+    echo[rr & known & same_plane] = 0
+    echo[rr & known & ~same_plane] = 2
+    echo[rr & has_sid & ~known] = 3
+    echo[rr & ~has_sid & has_scope_sid] = 1
+    echo[rr & ~has_sid & ~has_scope_sid] = 4
+    df["echo"] = pd.Categorical.from_codes(echo, categories=["echoed", "dropped", "foreign", "unknown", "none"])
+    df["scope_sid"] = pd.Series(scope_sid, index=df.index, dtype=object)
+    df["sid_issued_to"] = pd.Series(issued_to, index=df.index, dtype=object)
     df["neg_version"] = pd.Categorical(neg)
     return sessions[["sid", "plane", "endpoint", "t", "version", "row"]]
