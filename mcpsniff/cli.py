@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 from enum import Enum
-from typing import Annotated, Optional
+from typing import Annotated, Callable, Optional
 
 import orjson
 import typer
@@ -67,6 +67,16 @@ class ProblemPrinter:
             sys.stderr.write(f"warning: {self.n - MAX_PROBLEM_LINES} more unusable lines skipped ({self.n} in all)\n")
 
 
+def emit(doc: dict, format: Format, *, markdown: Callable[[dict], str], table: Callable[[dict, Console], None]) -> None:
+    """Print a document as JSON, Markdown or rich tables on stdout."""
+    if format is Format.json:
+        sys.stdout.buffer.write(orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n")
+    elif format is Format.markdown:
+        sys.stdout.write(markdown(doc))
+    else:  # wide enough for User-Agents when piped; the terminal's width otherwise
+        table(doc, Console(highlight=False, width=None if sys.stdout.isatty() else 140))
+
+
 def exit_code(findings_severities: list[str], fail_on: FailOn) -> int:
     if fail_on is FailOn.never:
         return 0
@@ -120,18 +130,11 @@ def analyze(
     """Group a capture by plane and session and report which plane breaks which rule."""
     from .analysis import document
 
+    from .render import markdown, table
+
     a = run_analysis(files, strict=strict, plane=plane, show_progress=format is not Format.json)
     doc = document(a, evidence_limit=evidence or None, plane=plane)
-    if format is Format.json:
-        sys.stdout.buffer.write(orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n")
-    elif format is Format.markdown:
-        from .render import markdown
-
-        sys.stdout.write(markdown.render(doc))
-    else:
-        from .render import table
-
-        table.render(doc, Console(highlight=False, width=None if sys.stdout.isatty() else 140))
+    emit(doc, format, markdown=markdown.render, table=table.render)
     raise typer.Exit(exit_code([f.severity for f in a.findings], fail_on))
 
 

@@ -23,7 +23,7 @@ echo      for each non-initialize handshake request: "echoed" (an id issued to
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from typing import Callable, Iterable
 from urllib.parse import urljoin, urlsplit
 
 import numpy as np

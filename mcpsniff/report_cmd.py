@@ -12,9 +12,8 @@ from typing import Annotated, Optional
 
 import orjson
 import typer
-from rich.console import Console
 
-from .cli import Format, fail, run_analysis
+from .cli import Format, emit, fail, run_analysis
 
 
 class ReportFormat(str, Enum):
@@ -83,10 +82,5 @@ def diff(
         after = run_analysis([files[1]], strict=strict, plane=None, show_progress=not quiet)
         doc = d.compare_captures(before, after)
         code = 1 if doc["worse"] else 0
-    if format is Format.json:
-        sys.stdout.buffer.write(orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n")
-    elif format is Format.markdown:
-        sys.stdout.write(diff_view.markdown(doc))
-    else:
-        diff_view.table(doc, Console(highlight=False, width=None if sys.stdout.isatty() else 140))
+    emit(doc, format, markdown=diff_view.markdown, table=diff_view.table)
     raise typer.Exit(code)

@@ -72,19 +72,20 @@ def _str_or_none(x: Any) -> str | None:
     return x if isinstance(x, str) else None
 
 
+def _sse_json(events: Any, needle: str):
+    """Decoded JSON of the SSE events whose data contains ``needle`` (a cheap pre-filter)."""
+    for ev in events:
+        data = ev.get("data") or ""
+        if needle in data:
+            try:
+                yield orjson.loads(data)
+            except orjson.JSONDecodeError:
+                continue
+
+
 def _find_init_result(resp: dict[str, Any]) -> dict[str, Any] | None:
     """The InitializeResult in a JSON or SSE response body, if any."""
-    for m in (resp.get("body") or {}).get("rpc") or ():
-        if isinstance(m, dict) and isinstance(m.get("result"), dict):
-            return m["result"]
-    for ev in resp.get("sse") or ():
-        data = ev.get("data") or ""
-        if '"result"' not in data:
-            continue
-        try:
-            m = orjson.loads(data)
-        except orjson.JSONDecodeError:
-            continue
+    for m in [*((resp.get("body") or {}).get("rpc") or ()), *_sse_json(resp.get("sse") or (), '"result"')]:
         if isinstance(m, dict) and isinstance(m.get("result"), dict):
             return m["result"]
     return None
@@ -92,19 +93,12 @@ def _find_init_result(resp: dict[str, Any]) -> dict[str, Any] | None:
 
 def _count_stream_responses(events: list[dict[str, Any]]) -> int:
     """JSON-RPC responses (result/error with an id, no method) among SSE events."""
-    n = 0
-    for ev in events:
-        data = ev.get("data") or ""
-        if '"id"' not in data:
-            continue
-        try:
-            m = orjson.loads(data)
-        except orjson.JSONDecodeError:
-            continue
-        for x in m if isinstance(m, list) else (m,):
-            if isinstance(x, dict) and "method" not in x and ("result" in x or "error" in x) and "id" in x:
-                n += 1
-    return n
+    return sum(
+        1
+        for m in _sse_json(events, '"id"')
+        for x in (m if isinstance(m, list) else (m,))
+        if isinstance(x, dict) and "method" not in x and ("result" in x or "error" in x) and "id" in x
+    )
 
 
 def row_of(r: dict[str, Any], src: int, line: int) -> tuple:

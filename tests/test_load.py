@@ -56,6 +56,15 @@ def seed_flows(auth="Bearer sk-live-SECRET123"):
     ]
 
 
+def write_flow_file(path, flows=None) -> bytes:
+    buf = io.BytesIO()
+    w = FlowWriter(buf)
+    for f in flows or seed_flows():
+        w.add(f)
+    path.write_bytes(buf.getvalue())
+    return buf.getvalue()
+
+
 def _verdict(path):
     doc = document(analyze([str(path)]))
     return {p["user_agent"]: p["verdict"] for p in doc["planes"]}, [(f["rule"], f["plane"], f["count"]) for f in doc["findings"]]
@@ -73,10 +82,7 @@ def test_har_from_mitmproxy_savehar(tmp_path):
 
 def test_mitmproxy_flow_file(tmp_path):
     p = tmp_path / "cap.flow"
-    with open(p, "wb") as fo:
-        w = FlowWriter(fo)
-        for f in seed_flows():
-            w.add(f)
+    write_flow_file(p)
     assert detect_format(p.read_bytes()[:4096], str(p)) == "flows"
     planes, findings = _verdict(p)
     assert planes == {CTRL: "ok", TOOL: "fail"}
@@ -85,10 +91,7 @@ def test_mitmproxy_flow_file(tmp_path):
 
 def test_imported_secrets_are_redacted(tmp_path):
     p = tmp_path / "cap.flow"
-    with open(p, "wb") as fo:
-        w = FlowWriter(fo)
-        for f in seed_flows():
-            w.add(f)
+    write_flow_file(p)
     recs = [r for _, r in iter_source(Source(str(p)), print)]
     blob = orjson.dumps(recs)
     assert b"sk-live-SECRET123" not in blob
@@ -98,11 +101,7 @@ def test_imported_secrets_are_redacted(tmp_path):
 
 def test_damaged_flow_file_keeps_what_was_read(tmp_path):
     p = tmp_path / "cap.flow"
-    buf = io.BytesIO()
-    w = FlowWriter(buf)
-    for f in seed_flows():
-        w.add(f)
-    data = buf.getvalue()
+    data = write_flow_file(p)
     p.write_bytes(data[: int(len(data) * 0.8)])  # cut inside the last flow
     r = runner.invoke(app, ["analyze", str(p), "-f", "json", "--fail-on", "never"])
     assert r.exit_code == 0
