@@ -23,7 +23,7 @@ import orjson
 import pandas as pd
 from pandas.api.types import union_categoricals
 
-from .load import LoadError, Problem, Source, iter_source, jsonl_ranges
+from .load import Problem, Source, iter_source, jsonl_ranges
 
 META_PV = "io.modelcontextprotocol/protocolVersion"
 META_CAPS = "io.modelcontextprotocol/clientCapabilities"
@@ -56,7 +56,6 @@ COLUMNS: tuple[tuple[str, Any], ...] = (
     ("n_events", np.int32), ("first_event", "cat"), ("first_event_data", "str"), ("neg_pv", "cat"),
     ("get_responses", np.int32), ("error", "cat"),
 )
-COLUMN_NAMES = tuple(c for c, _ in COLUMNS)
 
 
 def _client_info(info: Any) -> str | None:
@@ -309,4 +308,4 @@ def read_rows(
     return chunks
 
 
-__all__ = ["COLUMNS", "COLUMN_NAMES", "row_of", "chunk_frame", "frame", "read_rows", "LoadError"]
+__all__ = ["COLUMNS", "row_of", "chunk_frame", "frame", "read_rows"]
