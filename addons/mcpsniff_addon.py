@@ -10,9 +10,9 @@ import os
 import sys
 
 try:
-    from mcpsniff.addon import McpSniff
+    from mcpsniff.capture.addon import McpSniff
 except ImportError:  # a clean checkout without the package installed: use the repo root
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    from mcpsniff.addon import McpSniff
+    from mcpsniff.capture.addon import McpSniff
 
 addons = [McpSniff()]

@@ -16,9 +16,10 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from mcpsniff.schema import make_event  # noqa: E402
-from mcpsniff.synth import Scenario  # noqa: E402
+from synth import Scenario  # noqa: E402  (tests/synth.py)
 
 METHODS = ["tools/list", "tools/call", "tools/call", "tools/call", "resources/read", "prompts/list", "ping"]
 

@@ -1,1 +1,70 @@
-"""Renderers: views of the analysis document (mcpsniff.analysis.document)."""
+"""Render: documents -> text.  Renderers get plain documents only; they never import the data stages.
+
+Output formats are registered in :data:`FORMATS`, per document kind; adding one is
+a module plus one line here, and every command offers what its document kind has.
+A renderer is ``(document, Context) -> str``.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from rich.console import Console
+
+from . import diff_view, jsonout, markdown, report_md, rules_view, table
+
+
+@dataclass(frozen=True)
+class Context:
+    width: int | None = None  # columns for tables (None: rich's default)
+    color: bool = False  # ANSI colours (a terminal)
+
+
+Renderer = Callable[[Any, Context], str]
+
+
+def rich_text(draw: Callable[[Console], None], ctx: Context) -> str:
+    """What ``draw`` prints on a rich Console, as a string."""
+    buf = io.StringIO()
+    console = Console(file=buf, width=ctx.width, force_terminal=ctx.color, color_system="auto" if ctx.color else None,
+                      highlight=False, soft_wrap=False)
+    draw(console)
+    return buf.getvalue()
+
+
+def _json(doc: Any, ctx: Context) -> str:
+    return jsonout.render(doc)
+
+
+FORMATS: dict[str, dict[str, Renderer]] = {
+    "analysis": {
+        "table": lambda doc, ctx: rich_text(lambda c: table.render(doc, c), ctx),
+        "json": _json,
+        "markdown": lambda doc, ctx: markdown.render(doc),
+    },
+    "report": {
+        "markdown": lambda doc, ctx: report_md.fit(doc)[0],
+        "json": _json,
+    },
+    "diff": {
+        "table": lambda doc, ctx: rich_text(lambda c: diff_view.table(doc, c), ctx),
+        "json": _json,
+        "markdown": lambda doc, ctx: diff_view.markdown(doc),
+    },
+    "rules": {
+        "table": lambda doc, ctx: rich_text(lambda c: c.print(rules_view.table(doc)), ctx),
+        "json": _json,
+        "markdown": lambda doc, ctx: rules_view.markdown(doc),
+    },
+}
+
+
+def formats(kind: str) -> list[str]:
+    """The output formats of a document kind, default first."""
+    return list(FORMATS[kind])
+
+
+def render(kind: str, fmt: str, doc: Any, ctx: Context = Context()) -> str:
+    return FORMATS[kind][fmt](doc, ctx)

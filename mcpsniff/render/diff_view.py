@@ -8,20 +8,27 @@ from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
-from .report_md import code, md_text
+from .text import code, md_text, pct
 
 CHANGE_STYLE = {"worse": "bold red", "appeared": "yellow", "vanished": "yellow", "better": "green", "changed": "cyan", "unchanged": "dim"}
 CHANGE_ICON = {"worse": "❌", "appeared": "🆕", "vanished": "➖", "better": "✅", "changed": "🔁", "unchanged": "·"}
 
 
-def _pct(r: float | None) -> str:
-    return "-" if r is None else f"{r:.0%}"
-
-
 def _rate(side: dict[str, Any] | None) -> str:
     if side is None:
         return "-"
-    return f"{_pct(side['drop_rate'])} ({side['dropped']}/{side['echoed'] + side['dropped']})"
+    return f"{pct(side['drop_rate'])} ({side['dropped']}/{side['echoed'] + side['dropped']})"
+
+
+def reason_text(r: dict[str, Any]) -> str:
+    """Why a plane got worse, in words."""
+    if r["kind"] == "new-error":
+        return f"new error finding {r['rule']}"
+    return f"{r['method']} drop rate {pct(r['before'], 'n/a')} → {pct(r['after'], 'n/a')}"
+
+
+def _reasons(p: dict[str, Any]) -> str:
+    return "; ".join(reason_text(r) for r in p["reasons"])
 
 
 def _interesting(m: dict[str, Any]) -> bool:
@@ -73,7 +80,7 @@ def captures_table(doc: dict[str, Any], console: Console) -> None:
             f"{b['requests'] if b else '-'} -> {a['requests'] if a else '-'}",
             f"{b['verdict'] if b else '-'} -> {a['verdict'] if a else '-'}",
             _plane_summary(p),
-            "; ".join(p["reasons"]),
+            _reasons(p),
         )
     parts: list[Any] = [t]
     for p in doc["planes"]:
@@ -110,7 +117,7 @@ def captures_md(doc: dict[str, Any]) -> str:
         b, a = p["before"], p["after"]
         lines.append(
             f"| {code(p['user_agent'])} | {CHANGE_ICON[p['change']]} {p['change']} | {b['requests'] if b else '-'} → {a['requests'] if a else '-'} "
-            f"| {b['verdict'] if b else '-'} → {a['verdict'] if a else '-'} | {_plane_summary(p)} | {md_text('; '.join(p['reasons']))} |"
+            f"| {b['verdict'] if b else '-'} → {a['verdict'] if a else '-'} | {_plane_summary(p)} | {md_text(_reasons(p))} |"
         )
     lines.append("")
     for p in doc["planes"]:

@@ -1,14 +1,12 @@
-"""Markdown: a first version of the bug-report text (``mcpsniff report`` builds on it)."""
+"""The analyze document as Markdown (``mcpsniff analyze --format markdown``)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from .text import md_escape
+
 SEV_ICON = {"error": "❌", "warning": "⚠️", "info": "ℹ️"}
-
-
-def md_escape(s: str) -> str:
-    return str(s).replace("|", "\\|").replace("\n", " ")
 
 
 def planes_md(doc: dict[str, Any]) -> list[str]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ..report import cut
+from .text import cut
 
 OK, BAD = "✅", "❌"
 _UNSAFE = re.compile(r"[^A-Za-z0-9 ._/()+!?@~*'\-]")
@@ -51,8 +51,16 @@ def participant_label(p: dict[str, Any], ua_chars: int = 60) -> str:
     return f"{text(cut(who, 40))} (plane {p['plane_number']})<br/>UA#58; {text(cut(p['user_agent'], ua_chars))}"
 
 
-def render(diagram: dict[str, Any], *, ua_chars: int = 60) -> str:
-    """The diagram as mermaid source (no code fence)."""
+def render(diagram: dict[str, Any], *, ua_chars: int = 60, planes: list[str] | None = None) -> str:
+    """The diagram as mermaid source (no code fence); ``planes`` limits it to those participants."""
+    if planes is not None:
+        keep = set(planes)
+        diagram = {
+            **diagram,
+            "participants": [p for p in diagram["participants"] if p["user_agent"] in keep],
+            "steps": [s for s in diagram["steps"] if s["plane"] in keep],
+            "notes": [n for n in diagram["notes"] if n["plane"] in keep],
+        }
     srv = diagram["server"]
     srv_label = "MCP server" if srv["endpoints"] <= 1 else f"MCP server ({srv['endpoints']} endpoints)"
     lines = ["sequenceDiagram"]
@@ -79,5 +87,5 @@ def render(diagram: dict[str, Any], *, ua_chars: int = 60) -> str:
         lines.append(f"    {S}{arrow}{a}: {reply}")
     for n in diagram["notes"]:
         if n["plane"] in alias:
-            lines.append(f"    Note over {alias[n['plane']]},{S}: {BAD} {text(cut(n['text'], 160), message=True)}")
+            lines.append(f"    Note over {alias[n['plane']]},{S}: {BAD} {text(cut(n['rule'] + ': ' + n['detail'], 160), message=True)}")
     return "\n".join(lines) + "\n"

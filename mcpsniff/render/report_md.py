@@ -1,46 +1,90 @@
 """Markdown for ``mcpsniff report``: ready to paste into a GitHub issue.
 
-:func:`render` renders one report document; :func:`fit` builds and renders at
-the first level of :data:`mcpsniff.report.LEVELS` whose text fits the budget
-(GitHub rejects bodies over 65,536 characters) and says what it left out.
+:func:`render` renders one report document at a level of detail (:class:`Limits`);
+:func:`fit` renders at the first level of :data:`LEVELS` whose text fits the
+budget (GitHub rejects bodies over 65,536 characters) and says what it left out.
+The document holds the most detail (level 0); lower levels show less of it.
 Capture-derived text only appears in code spans or escaped, so a User-Agent
 can neither break the layout nor @-mention anyone.
 """
 
 from __future__ import annotations
 
-import re
+from dataclasses import asdict, dataclass
 from typing import Any
 
-from .. import report as rep
-from ..analysis import Analysis
 from . import mermaid
-from .markdown import SEV_ICON, md_escape
+from .markdown import SEV_ICON
+from .text import code, cut, md_escape, md_text
 
-_MD_SPECIAL = re.compile(r"([\\`*_\[\]#|~])")
-
-
-def code(s: Any) -> str:
-    """``s`` as an inline code span, safe inside a table cell."""
-    s = md_escape(str(s))
-    fence = "``" if "`" in s else "`"
-    pad = " " if fence == "``" or s.startswith("`") or s.endswith("`") else ""
-    return f"{fence}{pad}{s}{pad}{fence}" if s else "-"
+GITHUB_LIMIT = 65_536  # characters in a GitHub issue or comment body
+DEFAULT_BUDGET = 60_000  # leave room for the reporter's own words
 
 
-def md_text(s: str) -> str:
-    """Plain text with Markdown, HTML and @-mentions neutralised."""
-    s = _MD_SPECIAL.sub(r"\\\1", str(s).replace("\n", " "))
-    return s.replace("<", "&lt;").replace(">", "&gt;").replace("@", "&#64;")
+@dataclass(frozen=True)
+class Limits:
+    planes: int = 8  # planes in the diagram and with their own table
+    evidence: int = 5  # evidence exchanges per finding
+    findings: int = 20  # findings shown in full (the rest are listed)
+    methods: int = 30  # method rows per plane table
+    overview: int = 40  # rows of the all-planes overview table
+    ua_chars: int = 120  # user agents longer than this are cut
 
 
-def _summary_md(s: str) -> str:
-    # the summary puts capture text between backticks; escape everything else
-    parts = s.split("`")
-    return "".join(code(p) if i % 2 else md_text(p) for i, p in enumerate(parts))
+LEVELS: tuple[Limits, ...] = (
+    Limits(),
+    Limits(6, 3, 12, 20, 25, 100),
+    Limits(4, 2, 8, 12, 15, 80),
+    Limits(3, 1, 5, 8, 10, 60),
+    Limits(2, 1, 3, 5, 6, 48),
+)
 
 
-def overview_md(doc: dict[str, Any], lim: rep.Limits) -> list[str]:
+def _plane_order(r: dict[str, Any]) -> list[dict[str, Any]]:
+    return sorted(r["planes"], key=lambda p: (p["first_seen"] or "", p["user_agent"]))
+
+
+def summary_md(r: dict[str, Any]) -> str:
+    """One paragraph: what is wrong, on which plane, and which planes are fine."""
+    cap = r["capture"]
+    n_planes = len(r["planes"])
+    head = (
+        f"In this capture ({cap['mcp_exchanges']:,} MCP exchanges from {n_planes} "
+        f"plane{'s' if n_planes != 1 else ''}, i.e. distinct User-Agents, {cap['start']} to {cap['end']})"
+    )
+    by_plane: dict[str, list[dict[str, Any]]] = {}
+    for f in r["findings"]:
+        if f["severity"] == "error":
+            by_plane.setdefault(f["plane"], []).append(f)
+    if not by_plane:
+        warns = sum(1 for f in r["findings"] if f["severity"] == "warning")
+        tail = f", with {warns} SHOULD-level warning(s) listed below." if warns else "."
+        return md_text(head + " no plane breaks a MUST rule of the MCP HTTP transport" + tail)
+    parts = []
+    for plane, fs in list(by_plane.items())[:5]:
+        what = "; ".join(
+            md_text(
+                f"{f['title']} ({f['detail'] or str(f['count']) + ' times'}"
+                + (", " + ", ".join(f"{m} ×{n}" for m, n in list(f["by_method"].items())[:4]) if f["by_method"] else "")
+                + f"; MCP spec {f['spec']['version']})"
+            )
+            for f in fs[:3]
+        )
+        who = "the server talking to plane" if {f["party"] for f in fs} == {"server"} else "plane"
+        parts.append(f"{who} {code(cut(plane, 100))}: {what}")
+    more = len(by_plane) - 5
+    s = md_text(head) + " MUST-level violations were found for " + "; and for ".join(parts)
+    s += f"; and {more} more plane(s)." if more > 0 else "."
+    ok = [p for p in r["planes"] if p["verdict"] == "ok" and p["session_header"]["echoed"]]
+    if ok:
+        s += " By contrast " + ", ".join(
+            f"{code(cut(p['user_agent'], 100))} echoed its session id on {p['session_header']['echoed']} of "
+            f"{p['session_header']['echoed'] + p['session_header']['dropped']} requests" for p in ok[:3]
+        ) + "."
+    return s
+
+
+def overview_md(doc: dict[str, Any], lim: Limits) -> list[str]:
     planes = sorted(doc["planes"], key=lambda p: (p["first_seen"] or "", p["user_agent"]))
     out = [
         "| # | User-Agent | client | era | requests | sessions | echoed | dropped | verdict |",
@@ -50,7 +94,7 @@ def overview_md(doc: dict[str, Any], lim: rep.Limits) -> list[str]:
         sh = p["session_header"]
         era = p["era"] + (f" ({', '.join(p['versions'])})" if p["versions"] else "")
         out.append(
-            f"| {i} | {code(rep.cut(p['user_agent'], lim.ua_chars))} | {code(', '.join(p['client_info'][:3]))} | {era} "
+            f"| {i} | {code(cut(p['user_agent'], lim.ua_chars))} | {code(', '.join(p['client_info'][:3]))} | {era} "
             f"| {p['requests']:,} | {p['sessions_issued']:,} | {sh['echoed']:,} | {sh['dropped']:,} | {p['verdict'].upper()} |"
         )
     if len(planes) > lim.overview:
@@ -59,11 +103,11 @@ def overview_md(doc: dict[str, Any], lim: rep.Limits) -> list[str]:
     return out
 
 
-def plane_md(p: dict[str, Any], number: int, lim: rep.Limits) -> list[str]:
+def plane_md(p: dict[str, Any], number: int, lim: Limits) -> list[str]:
     sh = p["session_header"]
     fs = ", ".join(f"{n} {k}" for k, n in p["findings"].items() if n) or "none"
     out = [
-        f"#### Plane {number}: {code(rep.cut(p['user_agent'], lim.ua_chars))}",
+        f"#### Plane {number}: {code(cut(p['user_agent'], lim.ua_chars))}",
         "",
         f"era **{p['era']}**" + (f" ({', '.join(p['versions'])})" if p["versions"] else "")
         + f" · {p['requests']:,} requests · {p['sessions_issued']:,} sessions issued"
@@ -82,7 +126,7 @@ def plane_md(p: dict[str, Any], number: int, lim: rep.Limits) -> list[str]:
     return out + [""]
 
 
-def evidence_md(f: dict[str, Any], numbers: dict[str, int], lim: rep.Limits) -> list[str]:
+def evidence_md(f: dict[str, Any], numbers: dict[str, int], lim: Limits) -> list[str]:
     out = [
         "| time | plane | method | status | Mcp-Session-Id | headers present |",
         "|---|---|---|---|---|---|",
@@ -101,13 +145,13 @@ def evidence_md(f: dict[str, Any], numbers: dict[str, int], lim: rep.Limits) -> 
     return out
 
 
-def finding_md(f: dict[str, Any], numbers: dict[str, int], lim: rep.Limits) -> list[str]:
+def finding_md(f: dict[str, Any], numbers: dict[str, int], lim: Limits) -> list[str]:
     spec = f["spec"]
     methods = ", ".join(f"{code(k)} ×{v:,}" for k, v in list(f["by_method"].items())[:10])
     return [
         f"### {SEV_ICON[f['severity']]} {md_text(f['title'])} (`{f['rule']}`)",
         "",
-        f"**Plane {numbers.get(f['plane'], '?')}:** {code(rep.cut(f['plane'], lim.ua_chars))} · **severity:** {f['severity']}"
+        f"**Plane {numbers.get(f['plane'], '?')}:** {code(cut(f['plane'], lim.ua_chars))} · **severity:** {f['severity']}"
         f" · **party:** {f['party']} · **count:** {f['count']:,}" + (f" ({methods})" if methods else ""),
         "",
         *([md_text(f["detail"]) + ".", ""] if f["detail"] else []),
@@ -139,17 +183,18 @@ def environment_md(r: dict[str, Any]) -> list[str]:
     return ["### Environment", "", "```text", body, "```", ""]
 
 
-def omitted_md(r: dict[str, Any], shown_findings: int) -> list[str]:
-    om = r["diagram"]["omitted"]
-    lim = r["limits"]
+def omitted_md(r: dict[str, Any], lim: Limits, shown: list[str], shown_findings: int) -> list[str]:
+    hidden = [p for p in r["planes"] if p["user_agent"] not in shown]
+    gaps = [s for s in r["diagram"]["steps"] if s["kind"] == "gap" and s["plane"] in shown]
     parts = []
-    if om["planes"]:
-        parts.append(f"{om['planes']:,} plane(s) ({om['plane_requests']:,} requests) are not in the diagram or the plane tables")
-    if om["requests"]:
-        parts.append(f"the diagram leaves out {om['requests']:,} requests ({om['steps']:,} arrows after folding)")
-    ev = sum(max(f["evidence_total"] - min(lim["evidence"], len(f["evidence"])), 0) for f in r["findings"][:shown_findings])
+    if hidden:
+        parts.append(f"{len(hidden):,} plane(s) ({sum(p['requests'] for p in hidden):,} requests) are not in the diagram or the plane tables")
+    om_requests = sum(s["requests"] for s in gaps)
+    if om_requests:
+        parts.append(f"the diagram leaves out {om_requests:,} requests ({sum(s['steps'] for s in gaps):,} arrows after folding)")
+    ev = sum(max(f["evidence_total"] - min(lim.evidence, len(f["evidence"])), 0) for f in r["findings"][:shown_findings])
     if ev:
-        parts.append(f"evidence tables show the first {lim['evidence']} exchange(s) per finding ({ev:,} more exist)")
+        parts.append(f"evidence tables show the first {lim.evidence} exchange(s) per finding ({ev:,} more exist)")
     if len(r["findings"]) > shown_findings:
         parts.append(f"{len(r['findings']) - shown_findings} finding(s) are listed by title only")
     if not parts:
@@ -158,18 +203,24 @@ def omitted_md(r: dict[str, Any], shown_findings: int) -> list[str]:
             "Run `mcpsniff analyze --format json` on the capture for everything.", ""]
 
 
-def render(r: dict[str, Any]) -> str:
-    """One report document -> Markdown."""
-    lim = rep.Limits(**r["limits"])
-    order = sorted(r["planes"], key=lambda p: (p["first_seen"] or "", p["user_agent"]))
+def shown_planes(r: dict[str, Any], n: int) -> list[str]:
+    """The ``n`` most important diagram participants (the document ranks them), in diagram order."""
+    best = {p["user_agent"] for p in sorted(r["diagram"]["participants"], key=lambda p: p["rank"])[:n]}
+    return [p["user_agent"] for p in r["diagram"]["participants"] if p["user_agent"] in best]
+
+
+def render(r: dict[str, Any], lim: Limits = LEVELS[0]) -> str:
+    """One report document -> Markdown, at the detail ``lim`` allows."""
+    order = _plane_order(r)
     numbers = {p["user_agent"]: i for i, p in enumerate(order, 1)}
-    shown = [p["user_agent"] for p in r["diagram"]["participants"]]
+    shown = shown_planes(r, lim.planes)
     fail = [p for p in order if p["verdict"] == "fail"]
     title = (
         f"MCP session report: {len(fail)} plane(s) break the transport rules" if fail else "MCP session report: no MUST violations"
     )
-    lines = [f"## {title}", "", _summary_md(r["summary"]), ""]
-    lines += ["### Sequence", "", "```mermaid", mermaid.render(r["diagram"], ua_chars=min(60, lim.ua_chars)).rstrip("\n"), "```", ""]
+    lines = [f"## {title}", "", summary_md(r), ""]
+    diagram = mermaid.render(r["diagram"], ua_chars=min(60, lim.ua_chars), planes=shown)
+    lines += ["### Sequence", "", "```mermaid", diagram.rstrip("\n"), "```", ""]
     findings = r["findings"][: lim.findings]
     if r["findings"]:
         lines += ["### Findings", ""]
@@ -185,21 +236,24 @@ def render(r: dict[str, Any]) -> str:
         if p["user_agent"] in shown:
             lines += plane_md(p, numbers[p["user_agent"]], lim)
     lines += environment_md(r)
-    lines += omitted_md(r, len(findings))
+    lines += omitted_md(r, lim, shown, len(findings))
     if r["problems"]:
         lines.append(f"<sub>{len(r['problems']):,} unusable input line(s) were skipped.</sub>")
         lines.append("")
     return "\n".join(lines)
 
 
-def fit(a: Analysis, *, raw_ids: bool = False, budget: int = rep.DEFAULT_BUDGET) -> tuple[str, dict[str, Any]]:
-    """Markdown at the most detailed level that fits ``budget`` characters, and its document."""
-    text, r = "", {}
-    for lim in rep.LEVELS:
-        r = rep.build(a, raw_ids=raw_ids, limits=lim)
-        text = render(r)
+def fit(r: dict[str, Any], budget: int = DEFAULT_BUDGET) -> tuple[str, Limits]:
+    """Markdown at the most detailed level that fits ``budget`` characters, and that level."""
+    text, lim = "", LEVELS[0]
+    for lim in LEVELS:
+        text = render(r, lim)
         if len(text) <= budget:
-            return text, r
+            return text, lim
     # still too big (pathological input): cut the text and say so
     note = f"\n\n…report cut at {budget:,} characters; run `mcpsniff analyze --format json` for everything.\n"
-    return text[: budget - len(note)] + note, r
+    return text[: budget - len(note)] + note, lim
+
+
+def limits_dict(lim: Limits) -> dict[str, int]:
+    return asdict(lim)

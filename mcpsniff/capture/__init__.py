@@ -1,0 +1,20 @@
+"""Capture: record MCP HTTP traffic into schema-v1 JSONL.
+
+Modules, from the wire inwards:
+
+- ``proxy``   runs a real mitmproxy in-process (:class:`Capture`, :func:`run_until_stopped`)
+- ``addon``   the mitmproxy addon (:class:`~mcpsniff.capture.addon.McpSniff`): hooks only
+- ``detect``  is an exchange MCP traffic?
+- ``convert`` flow -> record (pure), incl. the streaming SSE collector
+- ``decode``  Content-Encoding, whole or incremental
+- ``sse``     incremental Server-Sent Events parser
+- ``redact``  record-time redaction of secrets
+- ``writer``  the append-only JSONL file
+
+Only this package and the flow-based loaders (``load.har``, ``load.flows``) import mitmproxy.
+"""
+
+from ..errors import CaptureError
+from .proxy import Capture, CaptureConfig, default_output, normalize_upstream, run_until_stopped
+
+__all__ = ["Capture", "CaptureConfig", "CaptureError", "default_output", "normalize_upstream", "run_until_stopped"]

@@ -1,0 +1,327 @@
+"""Pure conversion from mitmproxy HTTP flows to mcpsniff records.
+
+Nothing here has side effects on the flow: the record is built from copies
+(decoded, parsed, redacted, cut at the body limit) while mitmproxy forwards
+the original bytes.
+
+- :func:`exchange_record` -- one ``kind: exchange`` record from a finished flow;
+- :class:`SseCollector` -- the per-response state behind the streaming tap
+  (incremental Content-Encoding decoding + :class:`~mcpsniff.sse.SseParser`),
+  with a memory bound: once the kept event data passes the body limit, later
+  JSON-RPC events keep only an envelope and non-JSON data is cut;
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any, Iterable
+
+from .. import schema
+from ..mcp import EVENT_STREAM, media_type
+from .decode import StreamDecoder, content_encoding, decode_content
+from .redact import Redactor
+from .sse import SseEvent, SseParser
+
+DEFAULT_BODY_LIMIT = 1 << 20  # 1 MiB
+PARSE_CAP = 64 << 20  # bodies larger than this are not parsed as JSON at all
+
+
+# -- JSON-RPC ----------------------------------------------------------------------------
+def rpc_messages(obj: Any) -> tuple[list[Any] | None, bool]:
+    """(messages, batch) when ``obj`` is a JSON-RPC message or a non-empty batch of them."""
+    if isinstance(obj, dict) and "jsonrpc" in obj:
+        return [obj], False
+    if isinstance(obj, list) and obj and all(isinstance(m, dict) and "jsonrpc" in m for m in obj):
+        return list(obj), True
+    return None, False
+
+
+def envelope(msg: Any) -> Any:
+    """The parts of a JSON-RPC message the analysis needs, without the payload."""
+    if not isinstance(msg, dict):
+        return msg
+    env: dict[str, Any] = {k: msg[k] for k in ("jsonrpc", "id", "method", "error") if k in msg}
+    params = msg.get("params")
+    if isinstance(params, dict):
+        p = {k: params[k] for k in ("_meta", "name", "uri", "protocolVersion", "clientInfo") if k in params}
+        if p:
+            env["params"] = p
+    result = msg.get("result")
+    if isinstance(result, dict):
+        r = {k: result[k] for k in ("protocolVersion", "serverInfo", "_meta") if k in result}
+        env["result"] = r
+    return env
+
+
+def _loads(data: bytes | str) -> Any:
+    try:
+        return json.loads(data)
+    except (ValueError, RecursionError):
+        return _NOT_JSON
+
+
+_NOT_JSON = object()
+
+
+def loads_or_none(data: bytes | str) -> Any:
+    """Decoded JSON, or None when it is not JSON (a JSON ``null`` is None too)."""
+    obj = _loads(data)
+    return None if obj is _NOT_JSON else obj
+
+
+def _looks_json(data: bytes) -> bool:
+    s = data.lstrip()[:1]
+    return s in (b"{", b"[")
+
+
+def body_record(
+    raw: bytes | None,
+    headers: Iterable[tuple[str, str]],
+    *,
+    limit: int = DEFAULT_BODY_LIMIT,
+    redactor: Redactor | None = None,
+) -> dict[str, Any]:
+    """A schema Body from the raw (still content-encoded) bytes of a message."""
+    headers = list(headers)
+    red = redactor or Redactor(enabled=False)
+    enc = content_encoding(headers)
+    if raw is None:  # streamed without our tap, or not available
+        return schema.make_body(-1, truncated=True, encoding=enc)
+    if not raw:
+        return schema.make_body(0, encoding=enc)
+    try:
+        data = decode_content(raw, enc) if enc else raw
+    except ValueError:
+        return schema.make_body(len(raw), truncated=True, encoding=enc)
+    size = len(data)
+    ctype = (schema.header_value([list(h) for h in headers], "content-type") or "").lower()
+    if size <= PARSE_CAP and (_looks_json(data) or "json" in ctype):
+        obj = _loads(data)
+        if obj is not _NOT_JSON:
+            msgs, batch = rpc_messages(obj)
+            if msgs is not None:
+                msgs = red.json(msgs)
+                if size > limit:
+                    return schema.make_body(
+                        size, truncated=True, encoding=enc, rpc=[envelope(m) for m in msgs], batch=batch
+                    )
+                return schema.make_body(size, encoding=enc, rpc=msgs, batch=batch)
+            redacted = red.json(obj)
+            text = data.decode("utf-8", "replace") if redacted == obj else json.dumps(redacted, ensure_ascii=False)
+            return _text_body(text, size, enc, limit)
+    head = data[: limit + 4096] if size > limit else data
+    text = head.decode("utf-8", "replace")
+    if "x-www-form-urlencoded" in ctype:
+        text = red.query(text)
+    else:
+        text = red.text(text)
+    return _text_body(text, size, enc, limit)
+
+
+def _text_body(text: str, size: int, enc: str | None, limit: int) -> dict[str, Any]:
+    """A text Body, cut to ``limit`` bytes (UTF-8) when the body was larger."""
+    truncated = size > limit
+    if truncated:
+        b = text.encode("utf-8")[:limit]
+        text = b.decode("utf-8", "ignore")
+    return schema.make_body(size, truncated=truncated, encoding=enc, text=text)
+
+
+# -- SSE ---------------------------------------------------------------------------------
+class SseCollector:
+    """Decode and parse one streamed SSE body, keeping timestamped events.
+
+    ``feed(raw_chunk, t)`` and ``finish(t)`` never raise: a decoding or parsing
+    failure stops the collection and is kept in :attr:`failed`.
+    """
+
+    def __init__(self, encoding: str | None, *, limit: int = DEFAULT_BODY_LIMIT, redactor: Redactor | None = None):
+        self.encoding = encoding
+        self.limit = limit
+        self.redactor = redactor or Redactor(enabled=False)
+        self.events: list[dict[str, Any]] = []
+        self.size = 0  # decoded bytes
+        self.raw_size = 0
+        self.kept = 0  # bytes of event data kept in full
+        self.failed: str | None = None
+        self.finished = False
+        self.endpoints: list[str] = []  # data of `event: endpoint` events (legacy transport)
+        self._parser = SseParser(max_line=max(limit, 4096))
+        try:
+            self._decoder: StreamDecoder | None = StreamDecoder(encoding)
+        except ValueError as e:
+            self._decoder = None
+            self.failed = str(e)
+
+    def feed(self, chunk: bytes, t: float | None = None) -> list[dict[str, Any]]:
+        self.raw_size += len(chunk)
+        if self.failed or self.finished or self._decoder is None:
+            return []
+        try:
+            data = self._decoder.feed(chunk)
+            self.size += len(data)
+            return self._add(self._parser.feed(data), t)
+        except Exception as e:  # noqa: BLE001 - the tap must never raise
+            self.failed = f"SSE capture stopped: {type(e).__name__}: {e}"
+            return []
+
+    def finish(self, t: float | None = None) -> list[dict[str, Any]]:
+        if self.finished:
+            return []
+        self.finished = True
+        if self.failed or self._decoder is None:
+            return []
+        try:
+            data = self._decoder.flush()
+            self.size += len(data)
+            return self._add(self._parser.feed(data) + self._parser.flush(), t)
+        except Exception as e:  # noqa: BLE001
+            self.failed = f"SSE capture stopped: {type(e).__name__}: {e}"
+            return []
+
+    def _add(self, evs: list[SseEvent], t: float | None) -> list[dict[str, Any]]:
+        if not evs:
+            return []
+        now = time.time() if t is None else t
+        out = [self._event(ev, now) for ev in evs]
+        self.events.extend(out)
+        return out
+
+    def _event(self, ev: SseEvent, t: float) -> dict[str, Any]:
+        red = self.redactor
+        data, cut = ev.data, ev.truncated
+        if ev.event == "endpoint":
+            self.endpoints.append(data)
+            data = red.url(data)
+        elif data[:1] in ("{", "["):
+            obj = _loads(data)
+            if obj is not _NOT_JSON:
+                redacted = red.json(obj)
+                if self.kept + len(data) > self.limit:
+                    msgs, _ = rpc_messages(redacted)
+                    if msgs is not None:
+                        env = [envelope(m) for m in msgs]
+                        data = json.dumps(env if isinstance(redacted, list) else env[0], ensure_ascii=False)
+                    else:
+                        data = ""
+                    cut = True
+                elif redacted != obj:
+                    data = json.dumps(redacted, ensure_ascii=False)
+            else:
+                data = red.text(data)
+        elif data:
+            data = red.text(data)
+        room = max(self.limit - self.kept, 0)
+        if len(data) > room and not cut:
+            data, cut = data[:room], True
+        self.kept += len(data)
+        return schema.make_event(t, data, id=ev.id, event=ev.event, retry=ev.retry, truncated=cut)
+
+    def body(self) -> dict[str, Any]:
+        """The response Body of the streamed response (the events go in ``resp.sse``)."""
+        return schema.make_body(self.size, truncated=bool(self.failed), encoding=self.encoding)
+
+
+def sse_from_body(raw: bytes | None, encoding: str | None, t: float, **kw: Any) -> SseCollector:
+    """Collect the events of an SSE body that was buffered, not streamed."""
+    c = SseCollector(encoding, **kw)
+    if raw:
+        c.feed(raw, t)
+    c.finish(t)
+    return c
+
+
+# -- flows -> records --------------------------------------------------------------------
+def _addr(addr: Any) -> str | None:
+    if not addr:
+        return None
+    try:
+        host, port = addr[0], addr[1]
+    except (TypeError, IndexError):
+        return str(addr)
+    return f"[{host}]:{port}" if ":" in str(host) else f"{host}:{port}"
+
+
+def _s(b: bytes | str) -> str:
+    return b if isinstance(b, str) else b.decode("utf-8", "replace")
+
+
+def header_pairs(headers: Any) -> list[tuple[str, str]]:
+    """Wire-order (name, value) pairs of mitmproxy Headers, case and duplicates kept."""
+    return [(_s(n), _s(v)) for n, v in headers.fields]
+
+
+def is_sse(response: Any) -> bool:
+    return response is not None and media_type(response.headers.get("content-type", "")) == EVENT_STREAM
+
+
+def exchange_record(
+    flow: Any,
+    *,
+    redactor: Redactor | None = None,
+    body_limit: int = DEFAULT_BODY_LIMIT,
+    sse: SseCollector | None = None,
+    error: str | None = None,
+    now: float | None = None,
+) -> dict[str, Any]:
+    """The exchange record of an HTTPFlow.
+
+    ``sse`` is the collector of a streamed SSE response (its events and sizes
+    replace the body, which mitmproxy no longer holds).  ``error`` overrides
+    ``flow.error`` (e.g. "capture stopped").
+    """
+    red = redactor or Redactor(enabled=False)
+    req = flow.request
+    req_headers = header_pairs(req.headers)
+    req_body = body_record(req.raw_content, req_headers, limit=body_limit, redactor=red)
+    resp_rec = None
+    t_resp = t_end = None
+    resp = flow.response
+    if resp is not None:
+        resp_headers = header_pairs(resp.headers)
+        t_resp = resp.timestamp_start
+        t_end = resp.timestamp_end
+        events = None
+        if sse is not None:
+            body = sse.body()
+            events = sse.events
+        elif is_sse(resp) and resp.raw_content is not None:
+            c = sse_from_body(
+                resp.raw_content, content_encoding(resp_headers), resp.timestamp_end or resp.timestamp_start,
+                limit=body_limit, redactor=red,
+            )
+            body, events = c.body(), c.events
+        else:
+            body = body_record(resp.raw_content, resp_headers, limit=body_limit, redactor=red)
+        resp_rec = schema.make_response(
+            resp.status_code,
+            red.headers(resp_headers),
+            body,
+            reason=resp.reason or "",
+            http_version=resp.http_version,
+            sse=events,
+        )
+    err = error
+    if err is None and flow.error is not None:
+        err = flow.error.msg
+    if err is not None and t_end is None:
+        t_end = flow.error.timestamp if (flow.error is not None and error is None) else (now or time.time())
+    cc = flow.client_conn
+    sc = flow.server_conn
+    return schema.make_exchange(
+        flow.id,
+        t_req=req.timestamp_start,
+        method=req.method,
+        url=red.url(req.url),
+        req_headers=red.headers(req_headers),
+        req_body=req_body,
+        http_version=req.http_version,
+        t_resp=t_resp,
+        t_end=t_end,
+        client_addr=_addr(getattr(cc, "peername", None)) if cc else None,
+        client_conn=getattr(cc, "id", None) if cc else None,
+        server_addr=_addr(getattr(sc, "address", None)) if sc else None,
+        resp=resp_rec,
+        error=err,
+    )

@@ -1,0 +1,53 @@
+"""Checks of Streamable HTTP message framing: Accept, 202 for notifications, batches, GET streams."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from ..mcp import EVENT_STREAM
+from ..model import Model
+from .engine import Selection, check, column
+
+
+def _accept_lists(df: pd.DataFrame, media: str) -> pd.Series:
+    cats = df["accept"].cat.categories
+    good = [c for c in cats if media in [p.split(";", 1)[0].strip().lower() for p in str(c).split(",")]]
+    return df["accept"].isin(good)
+
+
+@check("accept-header-incomplete")
+def accept_header_incomplete(m: Model) -> Selection:
+    df = m.df
+    has_json, has_sse = _accept_lists(df, "application/json"), _accept_lists(df, EVENT_STREAM)
+    post_bad = (df["http_method"] == "POST") & ~(has_json & has_sse)
+    get_bad = (df["era"] == "handshake") & (df["http_method"] == "GET") & ~has_sse
+    return Selection(
+        post_bad | get_bad,
+        lambda rows: {"accepts": sorted(set(column(m, "accept", rows).astype("object").fillna("(none)").astype(str)))[:3]},
+    )
+
+
+@check("notification-not-202")
+def notification_not_202(m: Model) -> Selection:
+    df = m.df
+    mask = (df["http_method"] == "POST") & df["notif_only"] & ~df["req_trunc"] & m.ok & (
+        (df["status"] != 202) | (df["resp_size"] > 0)
+    )
+
+    def values(rows):
+        st, size = column(m, "status", rows), column(m, "resp_size", rows)
+        return {"answers": sorted({f"{s}" + (" with a body" if b > 0 else "") for s, b in zip(st, size)})}
+
+    return Selection(mask, values)
+
+
+@check("batch-not-allowed")
+def batch_not_allowed(m: Model) -> Selection:
+    return Selection(m.df["batch"])
+
+
+@check("get-stream-response")
+def get_stream_response(m: Model) -> Selection:
+    df = m.df
+    mask = (df["http_method"] == "GET") & df["last_event_id"].isna() & (df["get_responses"] > 0)
+    return Selection(mask, lambda rows: {"responses": int(column(m, "get_responses", rows).sum())})

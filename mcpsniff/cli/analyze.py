@@ -1,0 +1,31 @@
+"""``mcpsniff analyze``: a verdict per plane, findings with evidence and spec citations."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from ..documents.analysis import document
+from .app import app
+from .common import FailOn, Files, Output, Strict, emit, exit_code, format_enum, reports_errors, run_analysis
+
+AnalysisFormat = format_enum("analysis")
+
+
+@app.command()
+@reports_errors
+def analyze(
+    files: Files,
+    format: Annotated[AnalysisFormat, typer.Option("--format", "-f", help="Output format.")] = AnalysisFormat("table"),  # type: ignore[valid-type]
+    plane: Annotated[Optional[str], typer.Option("--plane", help="Only this plane (exact User-Agent).")] = None,
+    fail_on: Annotated[FailOn, typer.Option("--fail-on", help="Exit 1 when findings reach this severity.")] = FailOn.error,
+    strict: Strict = False,
+    evidence: Annotated[int, typer.Option("--evidence", min=0, help="Evidence exchanges per finding (0 = all).")] = 10,
+    output: Output = None,
+) -> None:
+    """Group a capture by plane and session and report which plane breaks which rule."""
+    fmt = format.value  # type: ignore[attr-defined]
+    a = run_analysis(files, strict=strict, plane=plane, show_progress=fmt != "json")
+    emit("analysis", fmt, document(a, evidence_limit=evidence or None, plane=plane), output)
+    raise typer.Exit(exit_code([f.severity for f in a.findings], fail_on))

@@ -1,0 +1,118 @@
+"""``mcpsniff capture``: record MCP traffic through a local mitmproxy into a JSONL file.
+
+Thin: parses options, runs :func:`mcpsniff.capture.run_until_stopped` with the live
+summary beside it, and turns a CaptureError into ``error: ...`` and exit 2.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+import sys
+from typing import Annotated, Optional
+
+import typer
+
+from ..capture import Capture, CaptureConfig, default_output, run_until_stopped
+from ..capture.redact import parse_extra
+from ..errors import UsageError
+from . import live
+from .app import app
+from .common import reports_errors
+
+_SIZE = re.compile(r"^\s*(\d+)\s*([kmg]i?b?|b)?\s*$", re.IGNORECASE)
+
+
+def parse_size(text: str) -> int:
+    """``1048576``, ``512k``, ``1MiB``, ``2mb`` -> bytes (binary multiples); ValueError otherwise."""
+    m = _SIZE.match(text)
+    if not m:
+        raise ValueError(f"invalid size {text!r}: use bytes, or a number with k/M/G")
+    n, unit = int(m.group(1)), (m.group(2) or "b").lower()[:1]
+    return n * {"b": 1, "k": 1024, "m": 1024**2, "g": 1024**3}[unit]
+
+
+def _ready_banner(cfg: CaptureConfig, cap: Capture) -> None:
+    host, port = cap.listen_addrs[0]
+    where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    out = sys.stderr
+    if cfg.upstream:
+        print(f"mcpsniff: reverse proxy http://{where} -> {cfg.upstream}; point your MCP client at "
+              f"http://{where}/<path>", file=out)
+    else:
+        print(f"mcpsniff: HTTP(S) proxy on http://{where}. For a local client set\n"
+              f"  HTTP_PROXY=http://{where} HTTPS_PROXY=http://{where}\n"
+              "  and, for HTTPS, trust the mitmproxy CA ~/.mitmproxy/mitmproxy-ca-cert.pem "
+              "(e.g. SSL_CERT_FILE / NODE_EXTRA_CA_CERTS / REQUESTS_CA_BUNDLE).", file=out)
+    if not cfg.redact:
+        print("mcpsniff: redaction is OFF: secrets are written to the file", file=out)
+    print(f"mcpsniff: recording to {cap.output_paths[-1]} (Ctrl-C to stop)", file=out, flush=True)
+
+
+@app.command()
+@reports_errors
+def capture(
+    upstream: Annotated[
+        Optional[str],
+        typer.Option("--upstream", "-u", help="Reverse-proxy to this MCP server (http://host:port or https://host:port). "
+                     "Without it mcpsniff is a regular HTTP(S) proxy for HTTP(S)_PROXY."),
+    ] = None,
+    listen_host: Annotated[str, typer.Option("--listen-host", help="Address to listen on.")] = "127.0.0.1",
+    listen_port: Annotated[int, typer.Option("--listen-port", help="Port to listen on (0: any free port).")] = 8080,
+    output: Annotated[
+        Optional[str],
+        typer.Option("--output", "-o", help="JSONL file to append to (default: captures/mcpsniff-YYYYmmdd-HHMMSS.jsonl)."),
+    ] = None,
+    no_redact: Annotated[
+        bool, typer.Option("--no-redact", help="Write secrets (tokens, cookies, keys) unredacted. Redaction is on by default.")
+    ] = False,
+    redact: Annotated[
+        Optional[list[str]],
+        typer.Option("--redact", help="Also redact this header / query parameter / JSON field name (repeatable)."),
+    ] = None,
+    body_limit: Annotated[
+        str, typer.Option("--body-limit", help="Bytes of each body kept in the record (k/M suffixes allowed).")
+    ] = "1MiB",
+    record_all: Annotated[bool, typer.Option("--all", help="Record every exchange, not only MCP ones.")] = False,
+    rotate_mb: Annotated[
+        int, typer.Option("--rotate-mb", help="Continue in FILE.1.jsonl, FILE.2.jsonl ... past N MiB (0: never).")
+    ] = 0,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No live summary.")] = False,
+) -> None:
+    """Record MCP traffic through a local mitmproxy into a JSONL file."""
+    try:
+        limit = parse_size(body_limit)
+    except ValueError as e:
+        raise UsageError(f"--body-limit: {e}") from None
+    if not 0 <= listen_port <= 65535:
+        raise UsageError(f"--listen-port: {listen_port} is not a port (0..65535; 0 picks a free one)")
+    if rotate_mb < 0:
+        raise UsageError(f"--rotate-mb: {rotate_mb} is negative (0 never rotates)")
+    try:
+        extra = parse_extra(redact or [])
+    except ValueError as e:
+        raise UsageError(f"--redact: {e}") from None
+    cfg = CaptureConfig(
+        output=output or default_output(),
+        upstream=upstream,
+        listen_host=listen_host,
+        listen_port=listen_port,
+        redact=not no_redact,
+        redact_extra=extra,
+        body_limit=limit,
+        record_all=record_all,
+        rotate_mb=rotate_mb,
+    )
+    summary = live.LiveSummary()
+    err = sys.stderr
+    cap = run_until_stopped(
+        cfg,
+        setup=lambda c: c.addon.listeners.append(summary.add),
+        beside=lambda c: live.show(c, summary, err, live_ui=not quiet and err.isatty(), quiet=quiet, interval=10.0,
+                                   on_ready=lambda c2: _ready_banner(cfg, c2)),
+    )
+    paths = " ".join(shlex.quote(p) for p in cap.output_paths)
+    if not quiet:
+        print(f"mcpsniff: {summary.line()}", file=err)
+    print(f"mcpsniff: recorded {cap.addon.written} exchanges to {paths}", file=err)
+    print(f"analyze with: mcpsniff analyze {paths}", file=err)

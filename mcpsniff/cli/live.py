@@ -1,0 +1,135 @@
+"""The live summary shown while ``mcpsniff capture`` runs.
+
+It classifies with the analysis's own code: every recorded exchange becomes a
+model row (``model.row_of``) and a refresh derives planes, sessions and echo
+classes with ``model.derive`` and counts them with ``Model.plane_facts``, the
+numbers ``mcpsniff analyze`` prints for the same file.  Refreshes are spaced by
+how long the last one took, so a long capture costs the proxy little.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any, TextIO
+
+from .. import model
+from ..load import InputInfo
+from ..model.rows import chunk_frame, frame
+from ..schema import KIND_EXCHANGE
+
+CHUNK = 4096  # rows per frozen chunk
+
+
+@dataclass
+class PlaneCount:
+    requests: int = 0
+    issued: int = 0  # sessions issued by a successful initialize
+    echoed: int = 0  # requests that repeated an id issued to this plane
+    dropped: int = 0  # requests without it although this plane's server issued one
+
+
+class LiveSummary:
+    """Fed one record at a time (any thread); :meth:`snapshot` classifies like analyze."""
+
+    def __init__(self) -> None:
+        self._chunks: list[Any] = []
+        self._rows: list[tuple] = []
+        self.exchanges = 0
+        self.errors = 0
+        self.events = 0
+        self._lock = threading.Lock()
+        self._cached: tuple[int, list[tuple[str, PlaneCount]]] = (0, [])
+        self.compute_seconds = 0.0
+
+    def add(self, rec: dict[str, Any]) -> None:
+        if rec.get("kind") != KIND_EXCHANGE:
+            return
+        try:
+            row = model.row_of(rec, 0, self.exchanges + 1)
+        except Exception:  # noqa: BLE001 - a record analyze would skip is skipped here too
+            return
+        resp = rec.get("resp") or {}
+        with self._lock:
+            self.exchanges += 1
+            self.errors += rec.get("error") is not None
+            self.events += len(resp.get("sse") or ())
+            self._rows.append(row)
+            if len(self._rows) >= CHUNK:
+                self._chunks.append(chunk_frame(self._rows))
+                self._rows = []
+
+    def planes(self) -> list[tuple[str, PlaneCount]]:
+        """Per plane (busiest first): requests, sessions issued, header echoed / dropped."""
+        with self._lock:
+            n = self.exchanges
+            if n == self._cached[0]:
+                return self._cached[1]
+            chunks = self._chunks + [chunk_frame(self._rows)]
+        t = time.perf_counter()
+        m = model.from_frame(frame(chunks), [InputInfo("(live)", "jsonl", n)])
+        rows = [
+            (p["user_agent"], PlaneCount(p["requests"], p["sessions_issued"], p["session_header"]["echoed"], p["session_header"]["dropped"]))
+            for p in m.plane_facts()
+        ]
+        rows.sort(key=lambda r: -r[1].requests)
+        self.compute_seconds = time.perf_counter() - t
+        self._cached = (n, rows)
+        return rows
+
+    def line(self) -> str:
+        rows = self.planes()
+        parts = [f"{self.exchanges} exchanges ({self.errors} with errors, {self.events} SSE events)"]
+        for ua, p in rows:
+            parts.append(f"{ua!r}: {p.requests} req, {p.issued} sessions issued, {p.echoed} echoed, {p.dropped} dropped")
+        return "; ".join(parts)
+
+    def table(self, title: str = "") -> Any:
+        from rich.table import Table
+
+        rows = self.planes()
+        t = Table(title=title or None, caption=f"{self.exchanges} exchanges, {self.errors} with errors, {self.events} SSE events")
+        t.add_column("User-Agent", overflow="fold")
+        for col in ("requests", "sessions issued", "header echoed", "header dropped"):
+            t.add_column(col, justify="right")
+        for ua, p in rows:
+            dropped = f"[bold red]{p.dropped}[/]" if p.dropped else "0"
+            t.add_row(ua, str(p.requests), str(p.issued), str(p.echoed), dropped)
+        return t
+
+    def pause(self, minimum: float) -> float:
+        """Seconds to wait before the next refresh: at least ``minimum``, 20x the last refresh."""
+        return max(minimum, 20 * self.compute_seconds)
+
+
+async def show(cap: Any, summary: LiveSummary, err: TextIO, *, live_ui: bool, quiet: bool, interval: float,
+               on_ready: Any = None) -> None:
+    """Wait for the proxy, call ``on_ready``, then keep the summary on ``err`` up to date."""
+    while not cap.ready.is_set():
+        await asyncio.sleep(0.05)
+    if cap.error is not None or not cap.listen_addrs:
+        return
+    if on_ready:
+        on_ready(cap)
+    if quiet:
+        while True:
+            await asyncio.sleep(3600)
+    if not live_ui:
+        last = None
+        while True:
+            await asyncio.sleep(summary.pause(interval))
+            line = await asyncio.to_thread(summary.line)
+            if line != last:
+                print(f"mcpsniff: {line}", file=err, flush=True)
+                last = line
+    from rich.console import Console
+    from rich.live import Live
+
+    console = Console(file=err)
+    title = f"mcpsniff -> {cap.output_paths[-1]}  (Ctrl-C to stop)"
+    with Live(summary.table(title), console=console, refresh_per_second=2, transient=False) as live:
+        while True:
+            await asyncio.sleep(summary.pause(0.5))
+            live.update(await asyncio.to_thread(summary.table, title))

@@ -1,0 +1,331 @@
+"""Rows: schema records -> the columns the model needs, fast.
+
+``row_of`` is the only per-exchange Python in the analyzer: it pulls ~40 fields
+out of a record into one tuple.  The tuple is positional for speed, but its
+elements are locals named exactly as the columns in :data:`COLUMNS`, and
+``tests/model/test_rows.py`` checks the two line up by name.  A record it cannot
+read is explained by ``schema.check_record`` (see ``load``), so every record is
+either used or reported, never silently dropped.
+
+Big JSONL inputs are split into byte ranges read by worker processes (one per
+core); each returns a compact DataFrame chunk (categoricals) that the parent
+concatenates.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
+from typing import Any, Callable
+
+import numpy as np
+import orjson
+import pandas as pd
+from pandas.api.types import union_categoricals
+
+from .. import load
+from ..load import InputInfo, Problem, Reading
+from ..mcp import (
+    H_ACCEPT, H_LAST_EVENT_ID, H_METHOD, H_NAME, H_PROTOCOL_VERSION, H_SESSION, H_USER_AGENT,
+    META_CLIENT_CAPABILITIES, META_CLIENT_INFO, META_PROTOCOL_VERSION, media_type,
+)
+
+PARALLEL_MIN_BYTES = 64 * 1024 * 1024
+
+# request headers pulled into columns, in the order of the first seven columns
+_HDR_SLOT = {
+    H_USER_AGENT: 0,
+    H_SESSION: 1,
+    H_PROTOCOL_VERSION: 2,
+    H_ACCEPT: 3,
+    H_METHOD: 4,
+    H_NAME: 5,
+    H_LAST_EVENT_ID: 6,
+}
+
+# (column, kind): "cat" -> pandas Categorical; "str" -> object strings in the model but
+# shipped between processes as a Categorical (they repeat: session ids, URLs, names);
+# "obj" -> object strings throughout; else a numpy dtype
+COLUMNS: tuple[tuple[str, Any], ...] = (
+    ("ua", "cat"), ("req_sid", "str"), ("pv_hdr", "cat"), ("accept", "cat"),
+    ("mcp_method_hdr", "cat"), ("mcp_name_hdr", "str"), ("last_event_id", "str"),
+    ("hnames", "cat"), ("src", np.int32), ("line", np.int64), ("exid", "obj"),
+    ("t_req", np.float64), ("t_resp", np.float64), ("t_end", np.float64),
+    ("http_method", "cat"), ("url", "str"),
+    ("batch", bool), ("req_trunc", bool), ("n_msgs", np.int32), ("rpc_method", "cat"), ("has_id", bool),
+    ("notif_only", bool), ("meta_pv", "cat"), ("meta_caps", bool), ("meta_client", bool), ("name_param", "str"),
+    ("client_info", "cat"), ("init_pv_req", "cat"),
+    ("status", np.int16), ("resp_sid", "str"), ("ctype", "cat"), ("resp_size", np.int64), ("resp_trunc", bool),
+    ("n_events", np.int32), ("first_event", "cat"), ("first_event_data", "str"), ("neg_pv", "cat"),
+    ("get_responses", np.int32), ("error", "cat"),
+)
+
+
+def _client_info(info: Any) -> str | None:
+    if isinstance(info, dict):
+        name = info.get("name")
+        if name is not None:
+            ver = info.get("version")
+            return f"{name}/{ver}" if ver is not None else str(name)
+    return None
+
+
+def _str_or_none(x: Any) -> str | None:
+    return x if isinstance(x, str) else None
+
+
+def _sse_json(events: Any, needle: str):
+    """Decoded JSON of the SSE events whose data contains ``needle`` (a cheap pre-filter)."""
+    for ev in events:
+        data = ev.get("data") or ""
+        if needle in data:
+            try:
+                yield orjson.loads(data)
+            except orjson.JSONDecodeError:
+                continue
+
+
+def _find_init_result(resp: dict[str, Any]) -> dict[str, Any] | None:
+    """The InitializeResult in a JSON or SSE response body, if any."""
+    for m in [*((resp.get("body") or {}).get("rpc") or ()), *_sse_json(resp.get("sse") or (), '"result"')]:
+        if isinstance(m, dict) and isinstance(m.get("result"), dict):
+            return m["result"]
+    return None
+
+
+def _count_stream_responses(events: list[dict[str, Any]]) -> int:
+    """JSON-RPC responses (result/error with an id, no method) among SSE events."""
+    return sum(
+        1
+        for m in _sse_json(events, '"id"')
+        for x in (m if isinstance(m, list) else (m,))
+        if isinstance(x, dict) and "method" not in x and ("result" in x or "error" in x) and "id" in x
+    )
+
+
+def row_of(r: dict[str, Any], src: int, line: int) -> tuple:
+    """One exchange record -> one tuple in COLUMNS order (raises on a malformed record).
+
+    Every element of the returned tuple is a local named as its column.
+    """
+    req = r["req"]
+    hv: list[str | None] = [None] * 7
+    names = []
+    for n, v in req["headers"]:
+        ln = n.lower()
+        names.append(ln)
+        slot = _HDR_SLOT.get(ln)
+        if slot is not None and hv[slot] is None:
+            hv[slot] = _str_or_none(v)
+    ua, req_sid, pv_hdr, accept, mcp_method_hdr, mcp_name_hdr, last_event_id = hv
+    hnames = ",".join(names)
+    t = r["t"]
+    http_method = req["method"]
+    url = req["url"]
+    if type(http_method) is not str or type(url) is not str:
+        raise TypeError("method/url")
+    exid = r.get("id")
+    body = req.get("body") or {}
+    rpc = body.get("rpc") or ()
+    first = rpc[0] if rpc and type(rpc[0]) is dict else None
+    if first is not None:
+        rpc_method = _str_or_none(first.get("method"))
+        rid = first.get("id")
+        params = first.get("params")
+        if type(params) is not dict:
+            params = {}
+        meta = params.get("_meta")
+        if type(meta) is not dict:
+            meta = {}
+    else:
+        rpc_method = rid = None
+        params = meta = {}
+    batch = bool(body.get("batch"))
+    req_trunc = bool(body.get("truncated"))
+    n_msgs = len(rpc)
+    has_id = rid is not None
+    notif_only = bool(rpc) and all(type(m) is dict and not ("method" in m and "id" in m) for m in rpc)
+    name = params.get("name")
+    if name is None:
+        name = params.get("uri")
+    name_param = None if name is None else str(name)
+    if rpc_method == "initialize":
+        client_info = _client_info(params.get("clientInfo"))
+        init_pv_req = _str_or_none(params.get("protocolVersion"))
+    else:
+        client_info = _client_info(meta.get(META_CLIENT_INFO))
+        init_pv_req = None
+    meta_pv = _str_or_none(meta.get(META_PROTOCOL_VERSION))
+    meta_caps = META_CLIENT_CAPABILITIES in meta
+    meta_client = META_CLIENT_INFO in meta
+
+    resp = r.get("resp")
+    neg_pv = None
+    if resp:
+        status = resp["status"]
+        resp_sid = None
+        for n, v in resp.get("headers") or ():
+            if n.lower() == H_SESSION:
+                resp_sid = _str_or_none(v)
+                break
+        ctype = media_type(resp.get("content_type"))
+        rb = resp.get("body") or {}
+        sse = resp.get("sse") or ()
+        if sse:
+            ev0 = sse[0]
+            first_event = _str_or_none(ev0.get("event"))
+            first_event_data = ev0.get("data") if first_event == "endpoint" else None
+        else:
+            first_event = first_event_data = None
+        if rpc_method == "initialize":
+            res = _find_init_result(resp)
+            if res is not None:
+                neg_pv = _str_or_none(res.get("protocolVersion"))
+        get_responses = _count_stream_responses(sse) if http_method == "GET" and sse else 0
+        resp_size, resp_trunc, n_events = rb.get("size", -1), bool(rb.get("truncated")), len(sse)
+    else:
+        status, resp_sid, ctype, resp_size, resp_trunc, n_events = -1, None, None, -1, False, 0
+        first_event = first_event_data = None
+        get_responses = 0
+    err = r.get("error")
+    error = err if isinstance(err, str) else None
+    t_resp, t_end = t.get("resp"), t.get("end")
+    t_req = t["req"]
+    t_resp = np.nan if t_resp is None else t_resp
+    t_end = np.nan if t_end is None else t_end
+    return (
+        ua, req_sid, pv_hdr, accept, mcp_method_hdr, mcp_name_hdr, last_event_id,
+        hnames, src, line, exid,
+        t_req, t_resp, t_end,
+        http_method, url,
+        batch, req_trunc, n_msgs, rpc_method, has_id,
+        notif_only, meta_pv, meta_caps, meta_client, name_param,
+        client_info, init_pv_req,
+        status, resp_sid, ctype, resp_size, resp_trunc,
+        n_events, first_event, first_event_data, neg_pv,
+        get_responses, error,
+    )
+
+
+def chunk_frame(rows: list[tuple]) -> pd.DataFrame:
+    cols = list(zip(*rows)) if rows else [() for _ in COLUMNS]
+    data: dict[str, Any] = {}
+    for (name, kind), values in zip(COLUMNS, cols):
+        if kind in ("cat", "str", "obj"):
+            arr = np.empty(len(values), dtype=object)
+            arr[:] = values
+            data[name] = pd.Series(arr, dtype=object, copy=False) if kind == "obj" else _categorical(arr)
+        else:
+            data[name] = np.asarray(values, dtype=kind)
+    return pd.DataFrame(data)
+
+
+class no_gc:
+    """Pause the cyclic GC: records are acyclic, and a million of them make every
+    generation-2 pass rescan the whole heap (it more than doubles reading time)."""
+
+    def __enter__(self) -> None:
+        self.was = gc.isenabled()
+        gc.disable()
+
+    def __exit__(self, *exc: object) -> None:
+        if self.was:
+            gc.enable()
+
+
+def frame(chunks: list[pd.DataFrame]) -> pd.DataFrame:
+    """Concatenate chunks (categoricals unioned) and order by time; file order breaks ties."""
+    if not chunks:
+        chunks = [chunk_frame([])]
+    data = {}
+    for name, kind in COLUMNS:
+        parts = [c[name] for c in chunks]
+        if kind in ("cat", "str"):
+            col = parts[0].array if len(parts) == 1 else union_categoricals([pd.Categorical(p) for p in parts])
+            data[name] = pd.Series(_to_str_array(col), dtype=object, copy=False) if kind == "str" else col
+        elif kind == "obj":  # explicit: pandas 3 would infer its own string dtype
+            data[name] = pd.Series(np.concatenate([p.to_numpy(dtype=object) for p in parts]), dtype=object, copy=False)
+        else:
+            data[name] = parts[0].to_numpy() if len(parts) == 1 else np.concatenate([p.to_numpy() for p in parts])
+    df = pd.DataFrame(data)
+    return df.sort_values(["t_req", "src", "line"], kind="stable").reset_index(drop=True)
+
+
+def _categorical(arr: np.ndarray) -> pd.Categorical:
+    """Factorize without sorting categories (several times faster than Categorical(arr))."""
+    codes, uniques = pd.factorize(arr)
+    return pd.Categorical.from_codes(codes, categories=pd.Index(uniques, dtype=object))
+
+
+def _to_str_array(cat: pd.Categorical) -> np.ndarray:
+    """Categorical -> object array of str, None where missing."""
+    cats = np.empty(len(cat.categories) + 1, dtype=object)
+    cats[:-1] = cat.categories.to_numpy(dtype=object)
+    cats[-1] = None
+    return cats[cat.codes]  # code -1 (missing) picks the trailing None
+
+
+def _read_range(name: str, si: int, start: int, end: int) -> tuple[pd.DataFrame, list[tuple[int, str]], int, list, int]:
+    """Worker: rows of the lines starting in [start, end) of a JSONL file."""
+    problems: list[tuple[int, str]] = []
+    r = Reading(name, lambda p: problems.append((p.line or 0, p.reason)))
+    with no_gc():
+        rows = [row for _, row in load.read(r, convert=lambda rec, ln: row_of(rec, si, ln), byte_range=(start, end))]
+        return chunk_frame(rows), problems, r.exchanges, r.meta, r.lines
+
+
+def read_rows(
+    names: list[str],
+    report: Callable[[Problem], None],
+    *,
+    strict: bool = False,
+    progress: Callable[[int], None] | None = None,
+    workers: int | None = None,
+) -> tuple[list[pd.DataFrame], list[InputInfo]]:
+    """Read every input into DataFrame chunks (in input order), and what each input held."""
+    workers = workers or os.cpu_count() or 1
+    chunks: list[pd.DataFrame] = []
+    infos: list[InputInfo] = []
+    n_total = 0
+    for si, name in enumerate(names):
+        ranges = None
+        if workers > 1 and not strict and name != "-" and load.file_size(name) >= PARALLEL_MIN_BYTES:
+            ranges = load.jsonl_ranges(name, workers)
+        if ranges:
+            # workers take all ranges but the last, which this process reads meanwhile
+            with ProcessPoolExecutor(max_workers=len(ranges) - 1, mp_context=get_context("fork")) as pool:
+                futures = [pool.submit(_read_range, name, si, a, b) for a, b in ranges[:-1]]
+                own = _read_range(name, si, *ranges[-1])
+                line_base = exchanges = 0
+                meta: list[dict[str, Any]] = []
+                for result in [f.result() for f in futures] + [own]:
+                    df, problems, n, part_meta, lines = result
+                    if line_base:
+                        df["line"] += line_base
+                    for ln, reason in problems:
+                        report(Problem(name, ln + line_base, reason))
+                    exchanges += n
+                    meta += part_meta
+                    line_base += lines
+                    chunks.append(df)
+                    n_total += n
+                    if progress:
+                        progress(n_total)
+            infos.append(InputInfo(name, "jsonl", exchanges, tuple(meta)))
+            continue
+        rows = []
+        r = Reading(name, report, strict)
+        with no_gc():
+            for _, row in load.read(r, convert=lambda rec, ln, si=si: row_of(rec, si, ln)):
+                rows.append(row)
+                if progress is not None and not len(rows) & 0x3FFF:
+                    progress(n_total + len(rows))
+            n_total += len(rows)
+            chunks.append(chunk_frame(rows))
+        infos.append(r.info())
+    return chunks, infos
+
+
+__all__ = ["COLUMNS", "row_of", "chunk_frame", "frame", "read_rows"]

@@ -1,0 +1,149 @@
+"""Record-time redaction: headers, query strings, forms, JSON, free text."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from mcpsniff.capture.redact import Redactor, parse_extra
+
+MARK = re.compile(r"<redacted:[0-9a-f]{8}>")
+
+
+@pytest.fixture
+def red() -> Redactor:
+    return Redactor()
+
+
+def test_marker_is_keyed_stable_within_a_capture_and_differs_across(red):
+    m1, m2 = red.marker("s3cr3t"), red.marker("s3cr3t")
+    assert m1 == m2 and MARK.fullmatch(m1)
+    assert red.marker("other") != m1
+    assert Redactor().marker("s3cr3t") != m1  # another capture, another key
+    assert Redactor(key=b"k").marker("x") == Redactor(key=b"k").marker("x")
+
+
+def test_the_key_is_not_in_repr(red):
+    assert red._key.hex() not in repr(red) and str(red._key) not in repr(red)
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["Authorization", "authorization", "Proxy-Authorization", "Cookie", "Set-Cookie", "X-API-Key", "api-key",
+     "X-Auth-Token", "X-Amz-Security-Token", "X-Client-Secret", "X-Password", "X-Goog-Api-Key", "X-Forwarded-Authorization"],
+)
+def test_secret_headers(red, name):
+    assert red.is_secret_header(name)
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["Mcp-Session-Id", "mcp-session-id", "MCP-Protocol-Version", "Mcp-Method", "Mcp-Name", "User-Agent",
+     "Content-Type", "Accept", "Last-Event-ID", "WWW-Authenticate", "X-RateLimit-Tokens-Remaining", "Host"],
+)
+def test_evidence_headers_are_kept(red, name):
+    assert not red.is_secret_header(name)
+    assert red.header_value(name, "value-123") == "value-123"
+
+
+def test_authorization_keeps_the_scheme(red):
+    out = red.header_value("Authorization", "Bearer eyJhbGciOi.abc.def")
+    assert out.startswith("Bearer <redacted:") and "eyJ" not in out
+    assert red.header_value("authorization", "Bearer eyJhbGciOi.abc.def") == out  # same secret, same marker
+    assert red.header_value("Authorization", "Basic dXNlcjpwYXNz").startswith("Basic <redacted:")
+    assert MARK.fullmatch(red.header_value("Authorization", "rawtokenwithoutscheme"))
+
+
+def test_cookies_keep_names_and_attributes(red):
+    out = red.header_value("Cookie", "sid=abc123; theme=dark")
+    assert out.startswith("sid=<redacted:") and "; theme=<redacted:" in out and "abc123" not in out
+    sc = red.header_value("Set-Cookie", "sid=abc123; Path=/; HttpOnly; Secure")
+    assert sc.startswith("sid=<redacted:") and sc.endswith("; Path=/; HttpOnly; Secure") and "abc123" not in sc
+
+
+def test_headers_keep_order_case_and_duplicates(red):
+    pairs = [("X-API-Key", "k1"), ("Accept", "a"), ("x-api-key", "k1"), ("Mcp-Session-Id", "sess")]
+    out = red.headers(pairs)
+    assert [n for n, _ in out] == ["X-API-Key", "Accept", "x-api-key", "Mcp-Session-Id"]
+    assert out[0][1] == out[2][1] and MARK.fullmatch(out[0][1])
+    assert out[3][1] == "sess"
+
+
+def test_query_parameters(red):
+    url = "https://h/mcp?session_id=S1&access_token=AT%2B1&x=1&code=C0DE&API_KEY=k&sig=zz&refresh_token=r#frag"
+    out = red.url(url)
+    for secret in ("AT%2B1", "C0DE", "=k&", "zz", "=r#"):
+        assert secret not in out
+    assert "session_id=S1" in out and "x=1" in out and out.endswith("#frag")
+    assert out.startswith("https://h/mcp?session_id=S1&access_token=<redacted:")
+    # the marker hashes the decoded value: same as the header form of the same token
+    assert red.url("http://h/?access_token=AT%2B1").endswith(red.marker("AT+1"))
+
+
+def test_url_without_query_or_empty_values(red):
+    assert red.url("http://h/mcp") == "http://h/mcp"
+    assert red.url("http://h/mcp?token=&flag") == "http://h/mcp?token=&flag"
+
+
+def test_json_recursive_and_non_string_values(red):
+    body = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "error": {"code": -32600, "message": "x"},
+        "params": {
+            "_meta": {"headers": {"Authorization": "Bearer T0K", "X-Trace": "t"}, "progressToken": "p-1"},
+            "arguments": {"password": "hunter2", "nested": [{"client_secret": "cs"}, {"accessToken": "camel"}]},
+            "code_verifier": "v" * 43,
+            "token": 12345,
+        },
+    }
+    out = red.json(body)
+    flat = repr(out)
+    for secret in ("T0K", "hunter2", "'cs'", "camel", "v" * 43):
+        assert secret not in flat
+    assert out["params"]["_meta"]["headers"]["Authorization"].startswith("Bearer <redacted:")
+    assert out["params"]["_meta"]["progressToken"] == "p-1"  # MCP evidence, not a secret
+    assert out["error"]["code"] == -32600 and out["params"]["token"] == 12345
+    assert body["params"]["arguments"]["password"] == "hunter2"  # input not modified
+
+
+def test_oauth_token_response(red):
+    out = red.json({"access_token": "a", "refresh_token": "r", "id_token": "i", "token_type": "Bearer", "expires_in": 3600})
+    assert all(MARK.fullmatch(out[k]) for k in ("access_token", "refresh_token", "id_token"))
+    assert out["token_type"] == "Bearer" and out["expires_in"] == 3600
+
+
+def test_form_body(red):
+    out = red.query("grant_type=authorization_code&code=abc&code_verifier=xyz&client_secret=s%3D&redirect_uri=http%3A%2F%2Fx")
+    assert "abc" not in out and "xyz" not in out and "s%3D" not in out
+    assert out.startswith("grant_type=authorization_code&code=<redacted:") and out.endswith("redirect_uri=http%3A%2F%2Fx")
+
+
+def test_free_text_fallback(red):
+    text = '{"access_token": "abc\\"def", "name": "n", "cut_here' + " Bearer abcdefghijkl token=zzz9 other=1"
+    out = red.text(text)
+    assert 'abc\\"def' not in out and "abcdefghijkl" not in out and "zzz9" not in out
+    assert '"name": "n"' in out and "other=1" in out
+
+
+def test_extra_names_apply_to_headers_params_and_fields():
+    red = Redactor(extra=["X-Tenant", "customer_ref"])
+    assert MARK.fullmatch(red.header_value("x-tenant", "acme"))
+    assert "ref1" not in red.url("http://h/?customerRef=ref1")
+    assert MARK.fullmatch(red.json({"customer-ref": "c"})["customer-ref"])
+
+
+def test_disabled_redactor_is_identity():
+    red = Redactor(enabled=False)
+    assert red.header_value("Authorization", "Bearer x") == "Bearer x"
+    assert red.url("http://h/?access_token=x") == "http://h/?access_token=x"
+    body = {"password": "p"}
+    assert red.json(body) == body and red.text("token=x") == "token=x"
+
+
+def test_parse_extra():
+    assert parse_extra("a, b-c ,,d_e") == ["a", "b-c", "d_e"]
+    assert parse_extra(None) == [] and parse_extra(["x"]) == ["x"]
+    with pytest.raises(ValueError, match="invalid name"):
+        parse_extra("ok,bad name")

@@ -1,0 +1,54 @@
+"""The docs say what the code does: generated parts are current, commands are real."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from mcpsniff.cli import app
+
+ROOT = Path(__file__).resolve().parents[2]
+README = (ROOT / "README.md").read_text()
+runner = CliRunner()
+
+
+def test_readme_rules_table_is_generated_from_the_catalogue():
+    block = README.split("<!-- rules:start -->\n", 1)[1].split("<!-- rules:end -->", 1)[0]
+    assert block == runner.invoke(app, ["rules", "-f", "markdown"]).stdout
+
+
+def test_readme_two_commands_use_real_files():
+    blocks = re.findall(r"```bash\n# \d\. .*\n(.*)\n```", README)
+    assert len(blocks) >= 2
+    setup_and_run, test = blocks[0], blocks[1]
+    assert setup_and_run.startswith("bash scripts/setup.sh --core && .venv/bin/mcpsniff analyze samples/")
+    sample = setup_and_run.split("analyze ", 1)[1].split()[0]
+    assert (ROOT / sample).is_file()
+    assert test == "bash scripts/test.sh"
+    assert "bash scripts/test.sh" in (ROOT / ".ci/run").read_text()
+
+
+def test_readme_main_command_flags_the_seed_tool_plane():
+    r = runner.invoke(app, ["analyze", str(ROOT / "samples/seed-two-planes.jsonl"), "--fail-on", "never", "-f", "json"])
+    assert r.exit_code == 0
+    doc = json.loads(r.stdout)
+    assert doc["summary"]["failing_planes"] == ["openai-mcp/1.0.0"]
+
+
+def test_json_doc_names_every_top_level_and_plane_key():
+    text = (ROOT / "docs/json.md").read_text()
+    r = runner.invoke(app, ["analyze", str(ROOT / "samples/seed-two-planes.jsonl"), "--fail-on", "never", "-f", "json"])
+    doc = json.loads(r.stdout)
+    keys = set(doc) | set(doc["capture"]) | set(doc["planes"][0]) | set(doc["findings"][0]) | set(doc["findings"][0]["evidence"][0])
+    missing = sorted(k for k in keys if f'"{k}"' not in text)
+    assert not missing, f"docs/json.md does not mention {missing}"
+
+
+def test_docs_links_exist():
+    links = re.findall(r"\]\(((?:docs|samples)/[^)#]+)\)", README)
+    assert len(links) >= 5, links  # the README's documentation list: the regex must find it
+    for link in links:
+        assert (ROOT / link).exists(), link

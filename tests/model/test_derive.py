@@ -1,0 +1,65 @@
+"""Derived facts, tested on small record lists without files: planes, eras, sessions, echo classes."""
+
+from __future__ import annotations
+
+from mcpsniff import model
+from synth import Scenario, seed_scenario
+
+A, B = "client-a/1", "client-b/1"
+
+
+def classes(m) -> list[tuple[str, str, str]]:
+    df = m.df
+    return list(zip(df["plane"].astype(str), m.label, df["echo"].astype(object).fillna("-")))
+
+
+def test_seed_echo_classes():
+    m = model.from_records(seed_scenario(tool_calls=2).records)
+    tool = [(lbl, e) for p, lbl, e in classes(m) if p == "openai-mcp/1.0.0"]
+    assert tool == [("initialize", "-"), ("notifications/initialized", "echoed"), ("tools/call", "dropped"), ("tools/call", "dropped")]
+    assert sorted(m.sessions["sid"]) == ["ctrl-aaa", "tool-bbb"]
+    assert set(m.df["era"].astype(str)) == {"handshake"}
+
+
+def test_foreign_unknown_and_scope():
+    s = Scenario()
+    s.initialize(A, sid="a-1")
+    s.initialize(B, sid="b-1")
+    s.request(B, "tools/list", sid="a-1")  # A's id on B: foreign
+    s.request(B, "tools/list", sid="never-issued")  # unknown
+    other = "http://127.0.0.1:9000/mcp"
+    s.request(A, "tools/list", sid=None, url=other)  # another server issued nothing: none, not dropped
+    s.request(A, "tools/list", sid=None)  # the issuing server: dropped
+    got = [e for _, _, e in classes(model.from_records(s.records))][2:]
+    assert got == ["foreign", "unknown", "none", "dropped"]
+
+
+def test_session_header_on_an_error_response_issues_nothing():
+    s = Scenario()
+    s.initialize(A, sid="x-1", status=400)
+    s.request(A, "tools/list", sid=None)
+    m = model.from_records(s.records)
+    assert m.sessions.empty and classes(m)[-1][2] == "none"
+
+
+def test_eras_per_exchange():
+    s = Scenario()
+    s.initialize(A, status=405)  # probe: refused POST initialize ...
+    s.legacy_session(A, "abc", ["tools/list"])  # ... then the legacy GET stream
+    s.modern(B, "tools/list")
+    m = model.from_records(s.records)
+    eras = list(m.df["era"].astype(str))
+    assert eras[0] == "probe" and eras[-1] == "modern" and set(eras[1:-1]) == {"legacy"}
+    assert list(m.spec_version.astype(object))[-1] == "2026-07-28"
+    assert m.in_eras(("legacy",))[0]  # a probe counts as the legacy transport it leads to
+
+
+def test_plane_facts_and_evidence():
+    m = model.from_records(seed_scenario(tool_calls=3).records)
+    facts = {p["user_agent"]: p for p in m.plane_facts()}
+    tool = facts["openai-mcp/1.0.0"]
+    assert tool["requests"] == 5 and tool["sessions_issued"] == 1
+    assert tool["session_header"] == {"echoed": 1, "dropped": 3, "foreign": 0, "unknown": 0, "none": 0}
+    assert [x["method"] for x in tool["methods"]] == ["initialize", "notifications/initialized", "tools/call"]
+    ev = m.evidence(m.df.index[m.df["echo"] == "dropped"].to_numpy())
+    assert [e["method"] for e in ev] == ["tools/call"] * 3 and ev[0]["source"] == "(records):7" and ev[0]["status"] == 400
