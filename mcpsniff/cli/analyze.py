@@ -13,9 +13,9 @@ from .common import FailOn, Files, Output, Strict, emit, exit_code, format_enum,
 AnalysisFormat = format_enum("analysis")
 
 
-@app.command()
+@app.command("analyze")
 @reports_errors
-def analyze(
+def analyze_command(
     files: Files,
     format: Annotated[AnalysisFormat, typer.Option("--format", "-f", help="Output format.")] = AnalysisFormat("table"),  # type: ignore[valid-type]
     plane: Annotated[Optional[str], typer.Option("--plane", help="Only this plane (exact User-Agent).")] = None,

@@ -49,9 +49,9 @@ def _ready_banner(cfg: CaptureConfig, cap: Capture) -> None:
     print(f"mcpsniff: recording to {cap.output_paths[-1]} (Ctrl-C to stop)", file=out, flush=True)
 
 
-@app.command()
+@app.command("capture")
 @reports_errors
-def capture(
+def capture_command(
     upstream: Annotated[
         Optional[str],
         typer.Option("--upstream", "-u", help="Reverse-proxy to this MCP server (http://host:port or https://host:port). "

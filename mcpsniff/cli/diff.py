@@ -17,9 +17,9 @@ from .common import EXIT_FINDINGS, EXIT_OK, Output, Strict, emit, format_enum, r
 DiffFormat = format_enum("diff")
 
 
-@app.command()
+@app.command("diff")
 @reports_errors
-def diff(
+def diff_command(
     files: Annotated[list[str], typer.Argument(help="BEFORE AFTER capture files; with --planes, one capture (several files are merged).")],
     planes: Annotated[Optional[tuple[str, str]], typer.Option("--planes", help="Compare two planes (exact User-Agents) of one capture.")] = None,
     format: Annotated[DiffFormat, typer.Option("--format", "-f", help="Output format.")] = DiffFormat("table"),  # type: ignore[valid-type]

@@ -14,9 +14,9 @@ from .common import Files, Output, Strict, emit, format_enum, reports_errors, ru
 ReportFormat = format_enum("report")
 
 
-@app.command()
+@app.command("report")
 @reports_errors
-def report(
+def report_command(
     files: Files,
     output: Output = None,
     raw_ids: Annotated[bool, typer.Option("--raw-ids", help="Keep real session ids (default: session-A, session-B ...).")] = False,

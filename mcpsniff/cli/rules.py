@@ -13,8 +13,8 @@ from .common import emit, format_enum
 RulesFormat = format_enum("rules")
 
 
-@app.command()
-def rules(
+@app.command("rules")
+def rules_command(
     format: Annotated[RulesFormat, typer.Option("--format", "-f", help="Output format.")] = RulesFormat("table"),  # type: ignore[valid-type]
 ) -> None:
     """List the rule catalogue (ids, severities, spec citations)."""
