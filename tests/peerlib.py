@@ -108,15 +108,73 @@ def _server(argv: list[str], port: int, url: str) -> Iterator[str]:
 
 
 @contextmanager
-def py_server(mode: str) -> Iterator[str]:
-    """Run tests/peers/py_server.py (SDK 1.x) in `mode`; yield its endpoint URL."""
+def py_server(mode: str, tls: tuple[Path, Path] | None = None) -> Iterator[str]:
+    """Run tests/peers/py_server.py (SDK 1.x) in `mode`; yield its endpoint URL.
+
+    ``tls=(cert, key)`` serves HTTPS with that certificate (see :func:`self_signed`)."""
     if mode not in PY_SERVER_MODES:
         raise ValueError(f"mode must be one of {PY_SERVER_MODES}, not {mode!r}")
     port = free_port()
     path = "/sse" if mode == "legacy" else "/mcp"
     argv = [_python(), str(PEERS / "py_server.py"), "--mode", mode, "--port", str(port)]
-    with _server(argv, port, f"http://127.0.0.1:{port}{path}") as url:
+    if tls:
+        argv += ["--tls-cert", str(tls[0]), "--tls-key", str(tls[1])]
+    scheme = "https" if tls else "http"
+    with _server(argv, port, f"{scheme}://127.0.0.1:{port}{path}") as url:
         yield url
+
+
+def self_signed(directory: Path) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1 / localhost (cert.pem, key.pem) in `directory`."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "mcpsniff test server")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                       critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return cert_path, key_path
+
+
+def start_capture(args: list[str], cwd: Path, python: str | None = None) -> tuple[subprocess.Popen, int]:
+    """Start `mcpsniff capture --listen-port 0 --quiet ARGS` and return it with the port it listens on."""
+    import re
+
+    proc = subprocess.Popen([python or _python(), "-m", "mcpsniff", "capture", "--listen-port", "0", "--quiet", *args],
+                            cwd=cwd, env=_child_env(None), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+    line = proc.stderr.readline()
+    m = re.search(r"http://127\.0\.0\.1:(\d+)", line)
+    if not m:
+        proc.kill()
+        raise RuntimeError(f"mcpsniff capture did not start: {line}{proc.stderr.read()}")
+    return proc, int(m.group(1))
+
+
+def stop_capture(proc: subprocess.Popen, timeout: float = 30) -> str:
+    """SIGINT a capture started by :func:`start_capture`; return what it printed on stderr."""
+    import signal
+
+    proc.send_signal(signal.SIGINT)
+    proc.wait(timeout=timeout)
+    return proc.stderr.read()  # read through the file object: readline() may have buffered lines
 
 
 @contextmanager

@@ -49,6 +49,7 @@ class Scenario:
         resp_size: int | None = None,
         req_truncated: bool = False,
         error: str | None = None,
+        resp_text: str | None = None,
     ) -> dict[str, Any]:
         t0 = self._tick()
         hdrs = [("Host", "127.0.0.1:8000")]
@@ -70,6 +71,9 @@ class Scenario:
             elif resp_rpc is not None:
                 rh.append(("Content-Type", "application/json"))
                 rbody = make_body(len(orjson.dumps(resp_rpc[0])), rpc=resp_rpc)
+            elif resp_text is not None:
+                rh.append(("Content-Type", "text/plain"))
+                rbody = make_body(len(resp_text.encode()), text=resp_text)
             else:
                 rbody = make_body(resp_size or 0)
             if resp_size is not None:
@@ -117,6 +121,8 @@ class Scenario:
         as_sse: bool = False,
         req_sid: str | None = None,
         url: str | None = None,
+        extra_headers: list[tuple[str, str]] | None = None,
+        resp_headers: list[tuple[str, str]] | None = None,
     ) -> dict[str, Any]:
         rid = next(self._rpc)
         req = {
@@ -130,15 +136,16 @@ class Scenario:
             },
         }
         result = {"jsonrpc": "2.0", "id": rid, "result": {"protocolVersion": version, "capabilities": {}, "serverInfo": {"name": "srv", "version": "1"}}}
-        rh = [("Mcp-Session-Id", sid)] if sid else []
+        rh = ([("Mcp-Session-Id", sid)] if sid else []) + list(resp_headers or [])
+        h = self.mcp_headers(req_sid, None) + list(extra_headers or [])
         if status >= 300:
-            return self.exchange(ua, url=url, headers=self.mcp_headers(req_sid, None), rpc=[req], status=status, resp_headers=rh)
+            return self.exchange(ua, url=url, headers=h, rpc=[req], status=status, resp_headers=rh)
         if as_sse:
             return self.exchange(
-                ua, url=url, headers=self.mcp_headers(req_sid, None), rpc=[req], status=status, resp_headers=rh,
+                ua, url=url, headers=h, rpc=[req], status=status, resp_headers=rh,
                 sse=[make_event(self.t + 0.01, orjson.dumps(result).decode(), event="message")],
             )
-        return self.exchange(ua, url=url, headers=self.mcp_headers(req_sid, None), rpc=[req], status=status, resp_headers=rh, resp_rpc=[result])
+        return self.exchange(ua, url=url, headers=h, rpc=[req], status=status, resp_headers=rh, resp_rpc=[result])
 
     def request(
         self,
@@ -152,14 +159,22 @@ class Scenario:
         status: int = 200,
         url: str | None = None,
         extra_headers: list[tuple[str, str]] | None = None,
+        resp_headers: list[tuple[str, str]] | None = None,
+        error: tuple[int, str] = (-32600, "Bad Request"),
+        resp_text: str | None = None,
     ) -> dict[str, Any]:
+        """A JSON-RPC request; a status >= 300 is answered with the JSON-RPC ``error`` (code, message),
+        or with the plain ``resp_text`` when given."""
         rid = next(self._rpc)
         msg = {"jsonrpc": "2.0", "id": rid, "method": method, "params": params or {}}
         h = self.mcp_headers(sid, pv, accept) + (extra_headers or [])
+        if status >= 300 and resp_text is not None:
+            return self.exchange(ua, url=url, headers=h, rpc=[msg], status=status, resp_headers=resp_headers, resp_text=resp_text)
         if status >= 300:
-            return self.exchange(ua, url=url, headers=h, rpc=[msg], status=status,
-                                 resp_rpc=[{"jsonrpc": "2.0", "id": rid, "error": {"code": -32600, "message": "Bad Request"}}])
-        return self.exchange(ua, url=url, headers=h, rpc=[msg], status=status, resp_rpc=[{"jsonrpc": "2.0", "id": rid, "result": {}}])
+            return self.exchange(ua, url=url, headers=h, rpc=[msg], status=status, resp_headers=resp_headers,
+                                 resp_rpc=[{"jsonrpc": "2.0", "id": rid, "error": {"code": error[0], "message": error[1]}}])
+        return self.exchange(ua, url=url, headers=h, rpc=[msg], status=status, resp_headers=resp_headers,
+                             resp_rpc=[{"jsonrpc": "2.0", "id": rid, "result": {}}])
 
     def notify(
         self,
@@ -171,9 +186,11 @@ class Scenario:
         status: int = 202,
         resp_size: int = 0,
         url: str | None = None,
+        extra_headers: list[tuple[str, str]] | None = None,
     ) -> dict[str, Any]:
         msg = {"jsonrpc": "2.0", "method": method}
-        return self.exchange(ua, url=url, headers=self.mcp_headers(sid, pv), rpc=[msg], status=status, resp_size=resp_size)
+        return self.exchange(ua, url=url, headers=self.mcp_headers(sid, pv) + list(extra_headers or []), rpc=[msg],
+                             status=status, resp_size=resp_size)
 
     def batch(self, ua: str | None, methods: list[str], *, sid: str | None = None, pv: str | None = "2025-11-25") -> dict[str, Any]:
         msgs = [{"jsonrpc": "2.0", "id": next(self._rpc), "method": m, "params": {}} for m in methods]
@@ -181,7 +198,9 @@ class Scenario:
                              resp_rpc=[{"jsonrpc": "2.0", "id": m["id"], "result": {}} for m in msgs])
 
     def get_stream(self, ua: str | None, *, sid: str | None, pv: str | None = "2025-11-25", events: list[dict[str, Any]] | None = None,
-                   last_event_id: str | None = None, accept: str = "text/event-stream") -> dict[str, Any]:
+                   last_event_id: str | None = None, accept: str = "text/event-stream", status: int = 200,
+                   resp_text: str | None = None) -> dict[str, Any]:
+        """A GET stream; a status other than 200 is answered without a stream (``resp_text`` as its body)."""
         h = [("Accept", accept)]
         if sid:
             h.append(("Mcp-Session-Id", sid))
@@ -189,7 +208,18 @@ class Scenario:
             h.append(("MCP-Protocol-Version", pv))
         if last_event_id:
             h.append(("Last-Event-ID", last_event_id))
+        if status != 200:
+            return self.exchange(ua, http_method="GET", headers=h, status=status, resp_text=resp_text)
         return self.exchange(ua, http_method="GET", headers=h, status=200, sse=events or [])
+
+    def preflight(self, ua: str | None, origin: str, request_headers: str, *, status: int = 204,
+                  allow_headers: str | None = None) -> dict[str, Any]:
+        """A browser's CORS preflight for a POST to the MCP endpoint."""
+        h = [("Origin", origin), ("Access-Control-Request-Method", "POST"), ("Access-Control-Request-Headers", request_headers)]
+        rh = [("Access-Control-Allow-Origin", origin), ("Access-Control-Allow-Methods", "GET, POST, OPTIONS")]
+        if allow_headers is not None:
+            rh.append(("Access-Control-Allow-Headers", allow_headers))
+        return self.exchange(ua, http_method="OPTIONS", headers=h, status=status, resp_headers=rh)
 
     def delete(self, ua: str | None, *, sid: str | None, pv: str | None = "2025-11-25", status: int = 200) -> dict[str, Any]:
         h = []

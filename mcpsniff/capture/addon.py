@@ -152,6 +152,10 @@ class McpSniff:
             },
             body_limit=self._body_limit,
             record_all=self._record_all,
+            upstream_tls={
+                "verify": not getattr(opts, "ssl_insecure", False),
+                "ca": getattr(opts, "ssl_verify_upstream_trusted_ca", None),
+            },
         )
 
     # -- hooks ---------------------------------------------------------------------------

@@ -41,6 +41,9 @@ class CaptureConfig:
     body_limit: int = DEFAULT_BODY_LIMIT
     record_all: bool = False
     rotate_mb: int = 0
+    upstream_insecure: bool = False  # do not verify the upstream server's TLS certificate
+    upstream_ca: str | None = None  # PEM file of the CA(s) to trust for the upstream server
+    options: list[str] = field(default_factory=list)  # any mitmproxy option, "name=value" as mitmdump --set
 
     def mode(self) -> str:
         return f"reverse:{normalize_upstream(self.upstream)}" if self.upstream else "regular"
@@ -146,11 +149,19 @@ class Capture:
                 master.addons.remove(errorcheck)
                 errorcheck.finish()
             master.addons.add(self.addon, _Running(self))
-            core = dict(mode=[mode], listen_host=cfg.listen_host, listen_port=cfg.listen_port)
+            core: dict[str, Any] = dict(mode=[mode], listen_host=cfg.listen_host, listen_port=cfg.listen_port)
             if cfg.upstream:
                 core["connection_strategy"] = "lazy"
+            if cfg.upstream_insecure:
+                core["ssl_insecure"] = True
+            if cfg.upstream_ca:
+                if not os.path.isfile(cfg.upstream_ca):
+                    raise CaptureError(f"--upstream-ca: {cfg.upstream_ca}: no such file")
+                core["ssl_verify_upstream_trusted_ca"] = os.path.abspath(cfg.upstream_ca)
             try:
                 master.options.update(**core)
+                if cfg.options:
+                    master.options.set(*cfg.options)
                 master.options.update(
                     mcpsniff_redact=cfg.redact,
                     mcpsniff_redact_extra=",".join(cfg.redact_extra),

@@ -2,7 +2,7 @@
 
 - ``catalogue``  the rules as data: text, citations, scope (eras, since), detail templates
 - ``engine``     scope, per-plane grouping, findings; the ``@check`` registry
-- ``session``, ``version``, ``messages``, ``modern``, ``observations``: one check per rule
+- ``session``, ``version``, ``messages``, ``cors``, ``modern``, ``observations``: one check per rule
 
 Adding a rule: its entry in ``catalogue``, its ``@check`` function in a topic
 module, a golden case and a near miss in ``tests/checks/test_golden.py``.
@@ -13,6 +13,6 @@ from .catalogue import Citation, Rule
 from .engine import CHECKS, Finding, Selection, run_checks
 
 # the topic modules register their checks with the engine when imported
-from . import messages, modern, observations, session, version  # noqa: E402, F401  isort: skip
+from . import cors, messages, modern, observations, session, version  # noqa: E402, F401  isort: skip
 
 __all__ = ["CHECKS", "Citation", "Finding", "Rule", "Selection", "catalogue", "run_checks"]

@@ -31,17 +31,19 @@ from dataclasses import dataclass
 from ..mcp import ERAS, VERSION_ERAS
 
 SEVERITIES = ("error", "warning", "info")
-PARTIES = ("client", "server")
+PARTIES = ("client", "server", "any")
+MCP = "MCP"  # the citation source of the MCP specification
 
 SPEC_SITE = "https://modelcontextprotocol.io/specification"
 
 
 @dataclass(frozen=True)
 class Citation:
-    version: str  # "2025-11-25"
+    version: str | None  # "2025-11-25" (MCP); None for another standard
     section: str  # heading path, e.g. "Streamable HTTP / Session Management"
     url: str  # https://modelcontextprotocol.io/specification/<version>/<page>#<anchor>
     quote: str  # the sentence(s) the rule enforces, verbatim, markdown stripped
+    source: str = MCP  # "MCP", "RFC 9110", "Fetch Standard"
 
 
 @dataclass(frozen=True)
@@ -53,9 +55,10 @@ class Rule:
     eras: tuple[str, ...]
     versions: tuple[str, ...]
     citations: tuple[Citation, ...]  # one per version, newest first
-    party: str  # "client" | "server"
+    party: str  # "client" | "server" | "any"
     detail: str  # template of the finding's detail line: {count} and the check's values
     since: str | None = None  # judge only exchanges whose spec version is known and >= this
+    likely_causes: tuple[str, ...] = ()  # server rules whose finding, in the same capture, explains this one
 
 
 def _cite(version: str, page: str, section: str, anchor: str, quote: str) -> Citation:
@@ -75,6 +78,14 @@ _M_SEND = "Sending Messages"
 _M_PVH = "Request Metadata / Protocol Version Header"
 _M_VAL = "Request Metadata / Server Validation"
 _M_META = "General fields / _meta"
+
+
+def _rfc9110(section: str, anchor: str, quote: str) -> Citation:
+    return Citation(None, section, f"https://www.rfc-editor.org/rfc/rfc9110#{anchor}", quote, "RFC 9110")
+
+
+def _fetch(section: str, anchor: str, quote: str) -> Citation:
+    return Citation(None, section, f"https://fetch.spec.whatwg.org/#{anchor}", quote, "Fetch Standard")
 
 
 def _per_version(versions, page, section, anchor, quotes):
@@ -115,6 +126,7 @@ _RULES: tuple[Rule, ...] = (
         ),
         party="client",
         detail="{count} of {total} requests after a session was issued lacked Mcp-Session-Id",
+        likely_causes=("session-id-not-exposed",),
     ),
     Rule(
         id="missing-session-accepted",
@@ -160,6 +172,7 @@ _RULES: tuple[Rule, ...] = (
         ),
         party="client",
         detail="{count} requests reused a session id after it was answered 404",
+        likely_causes=("session-flapping", "session-header-duplicated"),
     ),
     Rule(
         id="deleted-session-accepted",
@@ -203,6 +216,151 @@ _RULES: tuple[Rule, ...] = (
         party="server",
         detail="session id outside visible ASCII 0x21-0x7E",
     ),
+    Rule(
+        id="session-churn",
+        severity="warning",
+        title="Client opens many short sessions and never closes them",
+        explanation=(
+            "The same client (plane) initialized many sessions with one server, used each for "
+            "only a few requests and never terminated any of them with DELETE. Every orphaned "
+            "session holds server state until it expires, and state learned at initialize is "
+            "lost on every new session (ChatGPT's connector did this for every batch of tool "
+            "calls). Reuse a session while it is valid, and send DELETE with its id when it is "
+            "no longer needed. A few well-used sessions, or sessions closed with DELETE, are "
+            "not churn."
+        ),
+        eras=("handshake",),
+        versions=_HS[::-1],
+        citations=_per_version(
+            _HS, _T, _SM, "session-management",
+            {v: "Clients that no longer need a particular session (e.g., because the user is "
+                "leaving the client application) SHOULD send an HTTP DELETE to the MCP endpoint "
+                f"with the {_hdr(v)} header, to explicitly terminate the session." for v in _HS},
+        ),
+        party="client",
+        detail="{count} sessions used for at most 3 requests each (median {median}) and never closed with DELETE, of {issued} issued",
+    ),
+    Rule(
+        id="session-id-outside-initialize",
+        severity="warning",
+        title="Server sent an Mcp-Session-Id outside a successful initialize response",
+        explanation=(
+            "A response that is not the successful InitializeResult carries an Mcp-Session-Id "
+            "other than the one the request already used: a fresh id minted on every response, "
+            "or an id attached to an error (a 400 to a request without a session header). The "
+            "spec assigns session ids only at initialization, so such an id belongs to no "
+            "session; a client that adopts it sends a session id the server never issued and "
+            "is refused. mcpsniff never counts these ids as issued sessions. Send "
+            "Mcp-Session-Id only on the initialize response (repeating the request's own id is "
+            "harmless)."
+        ),
+        eras=("handshake",),
+        versions=_HS[::-1],
+        citations=_per_version(
+            _HS, _T, _SM, "session-management",
+            {v: "A server using the Streamable HTTP transport MAY assign a session ID at "
+                f"initialization time, by including it in an {_hdr(v)} header on the HTTP "
+                "response containing the InitializeResult." for v in _HS},
+        ),
+        party="server",
+        detail="{count} responses carried {ids} session ids no initialize issued (statuses {statuses})",
+    ),
+    Rule(
+        id="missing-session-wrong-status",
+        severity="warning",
+        title="Server answered a request without Mcp-Session-Id with a 4xx other than 400",
+        explanation=(
+            "This server issues session ids, and it answered a non-initialize request that "
+            "carried no Mcp-Session-Id with a client error other than 400 Bad Request (for "
+            "example 421 Misdirected Request or 404). Clients read 404 as 'session expired, "
+            "start again' and other codes as transport failures, so the missing header is "
+            "never reported as such. Answer 400. (401, 403, 405, 406, 413, 415 and 429 have "
+            "reasons of their own and are not counted.)"
+        ),
+        eras=("handshake",),
+        versions=_HS[::-1],
+        citations=_per_version(
+            _HS, _T, _SM, "session-management",
+            {v: f"Servers that require a session ID SHOULD respond to requests without an "
+                f"{_hdr(v)} header (other than initialization) with HTTP 400 Bad Request."
+             for v in _HS},
+        ),
+        party="server",
+        detail="{count} header-less requests answered {statuses} instead of 400",
+    ),
+    Rule(
+        id="unknown-session-wrong-status",
+        severity="error",
+        title="Server answered a request with an ended or unknown session id with something other than 404",
+        explanation=(
+            "A request carried a session id the server no longer honours (the client had "
+            "terminated it with an accepted DELETE, or the server's own answer says the session "
+            "is unknown, invalid or expired, e.g. after a restart), and the server answered "
+            "with a status other than 404 Not Found, such as 400 'No valid session ID "
+            "provided'. Only 404 tells the client to start a new session; other answers leave "
+            "it retrying a dead id. Answer 404 for every session id you do not (or no longer) "
+            "know."
+        ),
+        eras=("handshake",),
+        versions=_HS[::-1],
+        citations=_per_version(
+            _HS, _T, _SM, "session-management",
+            {v: "The server MAY terminate the session at any time, after which it MUST respond "
+                "to requests containing that session ID with HTTP 404 Not Found." for v in _HS},
+        ),
+        party="server",
+        detail="{count} requests with an ended or unknown session id answered {answers:semicolons}",
+    ),
+    Rule(
+        id="session-flapping",
+        severity="error",
+        title="Server refused a session as ended or unknown and later served it again",
+        explanation=(
+            "The server answered a request carrying this session id with 404 Not Found (or with "
+            "a 4xx whose message says the session is unknown, e.g. 'initialize first'), which "
+            "says the session is terminated, and later answered a request with the same id "
+            "with success. A terminated session must stay terminated. This is the signature "
+            "of sessions held in one server instance's memory behind a load balancer without "
+            "session affinity: requests that land on another instance get 404. Share session "
+            "state between instances or route by Mcp-Session-Id."
+        ),
+        eras=("handshake",),
+        versions=_HS[::-1],
+        citations=_per_version(
+            _HS, _T, _SM, "session-management",
+            {v: "The server MAY terminate the session at any time, after which it MUST respond "
+                "to requests containing that session ID with HTTP 404 Not Found." for v in _HS},
+        ),
+        party="server",
+        detail="{count} requests served with 2xx after their session ({ids} ids) was refused as ended or unknown",
+    ),
+    Rule(
+        id="session-header-duplicated",
+        severity="error",
+        title="Server repeated the Mcp-Session-Id header in one response",
+        explanation=(
+            "A response carries Mcp-Session-Id more than once. The header's value is a single "
+            "token, not a list, so HTTP forbids repeating it; clients and libraries that join "
+            "repeated fields send back 'abc, abc' (which is no session id: it contains a space "
+            "and a comma) and get 404. Send the header once."
+        ),
+        eras=("handshake",),
+        versions=_HS[::-1],
+        citations=(
+            _rfc9110(
+                "5.3. Field Order", "section-5.3",
+                "A sender MUST NOT generate multiple field lines with the same name in a message "
+                "(whether in the headers or trailers) or append a field line when a field line of "
+                "the same name already exists in the message, unless that field's definition "
+                "allows multiple field line values to be recombined as a comma-separated list "
+                "(i.e., at least one alternative of the field's definition allows a "
+                "comma-separated list, such as an ABNF rule of #(values) defined in Section "
+                "5.6.1).",
+            ),
+        ),
+        party="server",
+        detail="{count} responses carried Mcp-Session-Id up to {copies} times",
+    ),
     # ---- handshake era: protocol version header ---------------------------------
     Rule(
         id="protocol-version-header-missing",
@@ -234,7 +392,9 @@ _RULES: tuple[Rule, ...] = (
         title="Client sent an MCP-Protocol-Version other than the negotiated one",
         explanation=(
             "The MCP-Protocol-Version header of a later request differs from the protocol "
-            "version the server returned in its initialize response. The spec says the header "
+            "version the server returned in its initialize response (also when the server "
+            "negotiated an older version, e.g. 2024-11-05 over Streamable HTTP, and the client "
+            "keeps sending its own). The spec says the header "
             "SHOULD carry the negotiated version (a SHOULD, not a MUST), so the server may "
             "apply the rules of a version the two sides never agreed on. Send exactly the "
             "protocolVersion from the InitializeResult."
@@ -248,7 +408,6 @@ _RULES: tuple[Rule, ...] = (
         ),
         party="client",
         detail="sent {sent} where {negotiated} was negotiated",
-        since="2025-06-18",
     ),
     Rule(
         id="protocol-version-invalid-accepted",
@@ -381,6 +540,96 @@ _RULES: tuple[Rule, ...] = (
         party="server",
         detail="{responses} JSON-RPC responses on GET streams",
     ),
+    Rule(
+        id="get-wrong-status",
+        severity="error",
+        title="Server answered a GET on the MCP endpoint with neither an event stream nor 405",
+        explanation=(
+            "The client opened the optional GET stream and the server answered with something "
+            "other than text/event-stream or 405 Method Not Allowed, and no session rule "
+            "explains it (a 400 to a GET lacking the issued session id, or a 404 to a GET "
+            "with a dead one, are correct and not counted). Clients treat any other answer as "
+            "a broken transport and reconnect in a loop (Cursor against a stateless server "
+            "answering 400). A server without a GET stream must answer 405."
+        ),
+        eras=("handshake",),
+        versions=_HS[::-1],
+        citations=_per_version(
+            _HS, _T, _LISTEN, "listening-for-messages-from-the-server",
+            {v: "The server MUST either return Content-Type: text/event-stream in response to "
+                "this HTTP GET, or else return HTTP 405 Method Not Allowed, indicating that the "
+                "server does not offer an SSE stream at this endpoint." for v in _HS},
+        ),
+        party="server",
+        detail="{count} GETs answered {answers:semicolons}",
+    ),
+    # ---- browsers (CORS, the Fetch standard) ---------------------------------------
+    Rule(
+        id="session-id-not-exposed",
+        severity="error",
+        title="Server does not expose Mcp-Session-Id to browser clients",
+        explanation=(
+            "A browser-originated initialize (it has an Origin from another origin) got an "
+            "Mcp-Session-Id, but the response's Access-Control-Expose-Headers does not list it. "
+            "Browsers hide every response header outside the CORS-safelisted few unless it is "
+            "exposed, so the page cannot read the id and its next request necessarily lacks "
+            "it, however correct the client is. Add 'Access-Control-Expose-Headers: "
+            "Mcp-Session-Id' (e.g. expose_headers=['Mcp-Session-Id'] in Starlette's "
+            "CORSMiddleware)."
+        ),
+        eras=("handshake",),
+        versions=_HS[::-1],
+        citations=(
+            _fetch(
+                "2.2.6 Responses / CORS filtered response", "concept-filtered-response-cors",
+                "A CORS filtered response is a filtered response whose type is \"cors\" and header "
+                "list excludes any headers in internal response's header list whose name is not a "
+                "CORS-safelisted response-header name, given internal response's CORS-exposed "
+                "header-name list.",
+            ),
+        ) + _per_version(
+            _HS, _T, _SM, "session-management",
+            {v: f"If an {_hdr(v)} is returned by the server during initialization, clients "
+                f"using the Streamable HTTP transport MUST include it in the {_hdr(v)} header "
+                f"on all of their subsequent HTTP requests." for v in _HS},
+        ),
+        party="server",
+        detail="{count} initialize responses to {origins} exposed only: {exposed}",
+    ),
+    Rule(
+        id="cors-preflight-blocks-mcp-headers",
+        severity="error",
+        title="CORS preflight does not allow the MCP request headers",
+        explanation=(
+            "A browser asked in a CORS preflight (OPTIONS with Access-Control-Request-Headers) "
+            "to send MCP headers such as mcp-session-id or mcp-protocol-version, and the "
+            "server's answer did not allow them (Access-Control-Allow-Headers lacks them, or "
+            "the preflight was not answered with an ok status). The browser then never sends "
+            "the request at all ('Failed to fetch'), typically right after initialize, leaving "
+            "the session half-open. Allow mcp-session-id, mcp-protocol-version and "
+            "last-event-id (and mcp-method, mcp-name for 2026-07-28) in "
+            "Access-Control-Allow-Headers."
+        ),
+        eras=("handshake", "modern"),
+        versions=_HS[::-1] + ("2026-07-28",),
+        citations=(
+            _fetch(
+                "4.8 CORS-preflight fetch", "cors-preflight-fetch",
+                "For each unsafeName of the CORS-unsafe request-header names with request's "
+                "header list, if unsafeName is not a byte-case-insensitive match for an item in "
+                "headerNames and request's credentials mode is \"include\" or headerNames does "
+                "not contain `*`, return a network error.".replace("`", ""),
+            ),
+        ) + _per_version(
+            _PV, _T, _PVH, "protocol-version-header",
+            {v: "If using HTTP, the client MUST include the MCP-Protocol-Version: "
+                "<protocol-version> HTTP header on all subsequent requests to the MCP server, "
+                "allowing the MCP server to respond based on the MCP protocol version."
+             for v in _PV},
+        ),
+        party="server",
+        detail="{count} preflights did not allow {headers} (statuses {statuses})",
+    ),
     # ---- modern era (2026-07-28) -------------------------------------------------
     Rule(
         id="modern-header-mismatch",
@@ -489,6 +738,7 @@ _RULES: tuple[Rule, ...] = (
         ),
         party="client",
         detail="{ids} session ids never seen issued",
+        likely_causes=("session-id-outside-initialize", "session-header-duplicated"),
     ),
     Rule(
         id="session-id-foreign",
@@ -542,6 +792,36 @@ _RULES: tuple[Rule, ...] = (
         ),
         party="server",
         detail="{errors:semicolons}",
+    ),
+    Rule(
+        id="requests-refused",
+        severity="info",
+        title="Most of this client's requests were refused or got no response",
+        explanation=(
+            "Most (at least 3) of this plane's MCP requests, or every one of them, were "
+            "answered with an error status (4xx/5xx) or got no response at all. Whatever else is true, this traffic did not "
+            "work, so its verdict is never a plain 'ok'. The answers are quoted as the server "
+            "(or the proxy in between) gave them: status, JSON-RPC error code and message, or "
+            "the connection error, most frequent first. Common causes: a version or session "
+            "mismatch the server rejects, missing authentication, or the capture proxy failing "
+            "to reach the server (e.g. 'Certificate verify failed' in front of a self-signed "
+            "server: pass --upstream-insecure or --upstream-ca)."
+        ),
+        eras=ERAS,
+        versions=tuple(VERSION_ERAS),
+        citations=(
+            _cite("2026-07-28", _SH, _M_SEND, "sending-messages",
+                  "If the body is a JSON-RPC request, the server MUST return either Content-Type: "
+                  "application/json (a single JSON object) or Content-Type: text/event-stream "
+                  "(an SSE response stream)."),
+        ) + _per_version(
+            _HS, _T, _SEND, "sending-messages-to-the-server",
+            {v: "If the input is a JSON-RPC request, the server MUST either return Content-Type: "
+                "text/event-stream, to initiate an SSE stream, or Content-Type: application/json, "
+                "to return one JSON object." for v in _HS},
+        ),
+        party="any",
+        detail="{count} of {total} requests failed: {answers:semicolons}",
     ),
     Rule(
         id="era-probe",
@@ -598,8 +878,11 @@ def get(rule_id: str) -> Rule:
 
 
 def citation_for(rule_id: str, version: str | None) -> Citation:
-    """The rule's citation for ``version``, else its newest citation."""
+    """The citation a finding quotes: for a rule resting on the MCP spec, the one for ``version``
+    (else the newest); for a rule resting on another standard first (RFC 9110, Fetch), that one."""
     rule = get(rule_id)
+    if rule.citations[0].source != MCP:
+        return rule.citations[0]
     for citation in rule.citations:
         if citation.version == version:
             return citation

@@ -51,3 +51,26 @@ def get_stream_response(m: Model) -> Selection:
     df = m.df
     mask = (df["http_method"] == "GET") & df["last_event_id"].isna() & (df["get_responses"] > 0)
     return Selection(mask, lambda rows: {"responses": int(column(m, "get_responses", rows).sum())})
+
+
+# 4xx/5xx answers to a GET whose reason lies elsewhere: authentication, the Accept header (the
+# client's finding), rate limits, and the gateway / availability errors of requests-refused
+GET_EXPLAINED = (401, 403, 406, 407, 408, 429, 502, 503, 504)
+
+
+@check("get-wrong-status")
+def get_wrong_status(m: Model) -> Selection:
+    df = m.df
+    st = df["status"]
+    stream = (df["ctype"] == EVENT_STREAM) & m.ok
+    # the session rules explain a 400 to a GET without the issued session id, and a 404 to one with a dead id
+    session_explains = ((st == 400) & (df["echo"] == "dropped")) | ((st == 404) & df["req_sid"].notna())
+    mask = ((df["http_method"] == "GET") & (df["era"] == "handshake") & (st >= 200) & ~st.between(300, 399)
+            & ~stream & (st != 405) & ~st.isin(GET_EXPLAINED) & ~session_explains)
+
+    def values(rows):
+        answers = [f"{s} {c}" if isinstance(c, str) else str(s)
+                   for s, c in zip(column(m, "status", rows), column(m, "ctype", rows).astype(object))]
+        return {"answers": sorted(set(answers))[:3]}
+
+    return Selection(mask, values)

@@ -8,8 +8,8 @@ from .engine import Selection, check, column
 
 
 def _requests_after_initialize(m: Model):
-    """Handshake requests other than initialize (the ones that must carry the header)."""
-    return (m.df["rpc_method"] != "initialize").fillna(True)
+    """Handshake follow-ups (all but initialize and CORS preflights): the ones that must carry the header."""
+    return m.df["follow_up"]
 
 
 @check("protocol-version-header-missing")
@@ -20,7 +20,8 @@ def protocol_version_header_missing(m: Model) -> Selection:
 @check("protocol-version-header-mismatch")
 def protocol_version_header_mismatch(m: Model) -> Selection:
     df = m.df
-    differs = df["pv_hdr"].notna() & (df["pv_hdr"].astype("object") != df["neg_version"].astype("object"))
+    known = df["pv_hdr"].notna() & df["neg_version"].notna()
+    differs = known & (df["pv_hdr"].astype("object") != df["neg_version"].astype("object"))
 
     def values(rows):
         return {

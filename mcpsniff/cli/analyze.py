@@ -27,5 +27,6 @@ def analyze_command(
     """Group a capture by plane and session and report which plane breaks which rule."""
     fmt = format.value  # type: ignore[attr-defined]
     a = run_analysis(files, strict=strict, plane=plane, show_progress=fmt != "json")
-    emit("analysis", fmt, document(a, evidence_limit=evidence or None, plane=plane), output)
-    raise typer.Exit(exit_code([f.severity for f in a.findings], fail_on))
+    doc = document(a, evidence_limit=evidence or None, plane=plane)
+    emit("analysis", fmt, doc, output)
+    raise typer.Exit(exit_code([f.severity for f in a.findings], fail_on, capture_failed=bool(doc["summary"]["capture_failed"])))

@@ -6,6 +6,7 @@ summary beside it, and turns a CaptureError into ``error: ...`` and exit 2.
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
 import sys
@@ -46,6 +47,10 @@ def _ready_banner(cfg: CaptureConfig, cap: Capture) -> None:
               "(e.g. SSL_CERT_FILE / NODE_EXTRA_CA_CERTS / REQUESTS_CA_BUNDLE).", file=out)
     if not cfg.redact:
         print("mcpsniff: redaction is OFF: secrets are written to the file", file=out)
+    if cfg.upstream_insecure:
+        print("mcpsniff: upstream TLS certificates are NOT verified (--upstream-insecure); the capture's meta line says so", file=out)
+    elif cfg.upstream_ca:
+        print(f"mcpsniff: upstream TLS certificates are verified against {cfg.upstream_ca}", file=out)
     print(f"mcpsniff: recording to {cap.output_paths[-1]} (Ctrl-C to stop)", file=out, flush=True)
 
 
@@ -77,6 +82,16 @@ def capture_command(
     rotate_mb: Annotated[
         int, typer.Option("--rotate-mb", help="Continue in FILE.1.jsonl, FILE.2.jsonl ... past N MiB (0: never).")
     ] = 0,
+    upstream_insecure: Annotated[
+        bool, typer.Option("--upstream-insecure", help="Do not verify the upstream server's TLS certificate (e.g. self-signed).")
+    ] = False,
+    upstream_ca: Annotated[
+        Optional[str], typer.Option("--upstream-ca", help="PEM file of the CA to trust for the upstream server's certificate.")
+    ] = None,
+    set_options: Annotated[
+        Optional[list[str]],
+        typer.Option("--set", help="Any mitmproxy option, NAME=VALUE, as with mitmdump --set (repeatable)."),
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No live summary.")] = False,
 ) -> None:
     """Record MCP traffic through a local mitmproxy into a JSONL file."""
@@ -92,6 +107,11 @@ def capture_command(
         extra = parse_extra(redact or [])
     except ValueError as e:
         raise UsageError(f"--redact: {e}") from None
+    for spec in set_options or []:
+        if "=" not in spec or not spec.split("=", 1)[0].strip():
+            raise UsageError(f"--set: {spec!r} is not NAME=VALUE")
+    if upstream_ca is not None and not os.path.isfile(upstream_ca):
+        raise UsageError(f"--upstream-ca: {upstream_ca}: no such file")
     cfg = CaptureConfig(
         output=output or default_output(),
         upstream=upstream,
@@ -102,6 +122,9 @@ def capture_command(
         body_limit=limit,
         record_all=record_all,
         rotate_mb=rotate_mb,
+        upstream_insecure=upstream_insecure,
+        upstream_ca=upstream_ca,
+        options=list(set_options or []),
     )
     summary = live.LiveSummary()
     err = sys.stderr

@@ -82,11 +82,13 @@ class ProblemPrinter:
             sys.stderr.write(f"warning: {self.n - MAX_PROBLEM_LINES} more unusable lines skipped ({self.n} in all)\n")
 
 
-def exit_code(severities: list[str], fail_on: FailOn) -> int:
+def exit_code(severities: list[str], fail_on: FailOn, *, capture_failed: bool = False) -> int:
+    """1 when findings reach ``fail_on``, or when the capture's traffic mostly failed (no clean bill
+    over a wall of failures); 0 otherwise; ``never`` is always 0."""
     if fail_on is FailOn.never:
         return EXIT_OK
     levels = {"error"} if fail_on is FailOn.error else {"error", "warning"}
-    return EXIT_FINDINGS if any(s in levels for s in severities) else EXIT_OK
+    return EXIT_FINDINGS if capture_failed or any(s in levels for s in severities) else EXIT_OK
 
 
 def run_analysis(files: list[str], *, strict: bool, plane: Optional[str] = None, show_progress: bool = True) -> Analysis:

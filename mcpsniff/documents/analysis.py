@@ -58,10 +58,27 @@ def is_client_error(f: Finding | dict[str, Any]) -> bool:
     return sev == "error" and party == "client"
 
 
+VERDICTS = ("fail", "warn", "refused", "ok")
+
+
 def verdict(findings: list[Finding]) -> str:
-    """A plane's verdict from its client-party findings: fail (an error), warn (a warning), else ok."""
+    """A plane's verdict from its client-party findings: fail (an error), warn (a warning);
+    refused when most of its traffic failed (requests-refused), so it is never a bare ok; else ok."""
     sev = {f.severity for f in findings if f.party == "client"}
-    return "fail" if "error" in sev else "warn" if "warning" in sev else "ok"
+    if "error" in sev:
+        return "fail"
+    if "warning" in sev:
+        return "warn"
+    return "refused" if any(f.rule == "requests-refused" for f in findings) else "ok"
+
+
+def likely_causes(f: Finding, findings: list[Finding]) -> list[str]:
+    """Server findings in the same capture that explain a finding (same plane first, else any plane)."""
+    causes = catalogue.get(f.rule).likely_causes
+    if not causes:
+        return []
+    same = [c for c in causes if any(g.rule == c and g.plane == f.plane for g in findings)]
+    return same or [c for c in causes if any(g.rule == c for g in findings)]
 
 
 def evidence(m: Model, rows: np.ndarray) -> list[dict[str, Any]]:
@@ -86,8 +103,9 @@ def finding_dict(a: Analysis, f: Finding, evidence_limit: int | None) -> dict[st
         "by_method": f.by_method,
         "detail": f.detail,
         "values": f.values,
+        "likely_cause": likely_causes(f, a.findings),
         "explanation": rule.explanation,
-        "spec": {"version": cit.version, "section": cit.section, "url": cit.url, "quote": cit.quote},
+        "spec": {"source": cit.source, "version": cit.version, "section": cit.section, "url": cit.url, "quote": cit.quote},
         "evidence": evidence(a.model, rows),
         "evidence_total": int(len(f.rows)),
     }
@@ -119,9 +137,24 @@ def plane_dicts(a: Analysis) -> list[dict[str, Any]]:
                 "findings": {sev: sum(1 for f in fs if f.severity == sev) for sev in SEVERITIES},
                 "first_seen": iso(p["first_seen"]),
                 "last_seen": iso(p["last_seen"]),
+                "correlation": a.model.correlation(p["user_agent"]) if p["session_header"]["dropped"] else [],
             }
         )
     return out
+
+
+def capture_failed(a: Analysis) -> dict[str, Any] | None:
+    """When most MCP exchanges of the whole capture failed: how many, and the most frequent answers."""
+    from ..checks.observations import mostly_failed, refusal_labels
+
+    m = a.model
+    f = m.failures()
+    if not mostly_failed(f["failed"], f["exchanges"]):
+        return None
+    df = m.df
+    rows = np.flatnonzero((((df["status"] >= 400) | (df["status"] < 0)) & m.mcp).to_numpy())
+    top = refusal_labels(m, rows).value_counts().head(3)
+    return {**f, "answers": {str(k): int(v) for k, v in top.items()}}
 
 
 def document(a: Analysis, *, evidence_limit: int | None = 10, plane: str | None = None) -> dict[str, Any]:
@@ -147,7 +180,11 @@ def document(a: Analysis, *, evidence_limit: int | None = 10, plane: str | None 
             "spec_versions": sorted({v for p in planes for v in p["versions"]}),
         },
         "planes": planes,
-        "summary": {"findings": sev_counts, "failing_planes": [p["user_agent"] for p in planes if p["verdict"] == "fail"]},
+        "summary": {
+            "findings": sev_counts,
+            "failing_planes": [p["user_agent"] for p in planes if p["verdict"] == "fail"],
+            "capture_failed": capture_failed(a),
+        },
         "findings": [finding_dict(a, f, evidence_limit) for f in a.findings],
         "problems": [str(p) for p in m.problems],
     }

@@ -27,7 +27,7 @@ import numpy as np
 from .. import __version__
 from ..capture.versions import mitmproxy_version
 from ..schema import SCHEMA_VERSION
-from .analysis import DOC_VERSION, Analysis, document, is_client_error, iso
+from .analysis import DOC_VERSION, VERDICTS, Analysis, document, is_client_error, iso
 
 REPORT_VERSION = 2
 MIN_SCRUB_LEN = 8
@@ -92,9 +92,8 @@ def plane_order(doc: dict[str, Any]) -> list[str]:
 
 
 def plane_ranking(doc: dict[str, Any]) -> list[str]:
-    """Planes by importance: failing first, then warnings, then busiest."""
-    verdict_rank = {"fail": 0, "warn": 1, "ok": 2}
-    return [p["user_agent"] for p in sorted(doc["planes"], key=lambda p: (verdict_rank[p["verdict"]], -p["requests"], p["first_seen"] or ""))]
+    """Planes by importance: failing first, then warnings, then refused traffic, then busiest."""
+    return [p["user_agent"] for p in sorted(doc["planes"], key=lambda p: (VERDICTS.index(p["verdict"]), -p["requests"], p["first_seen"] or ""))]
 
 
 def pick_planes(doc: dict[str, Any], n: int) -> list[str]:

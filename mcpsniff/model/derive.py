@@ -10,7 +10,9 @@ era       per exchange: "legacy" (2024-11-05 HTTP+SSE), "handshake" (2025-03-26 
           legacy SSE) or "other" (not MCP)
 session   an id issued in the ``Mcp-Session-Id`` header of a successful
           ``initialize`` response; a header on any other response issues nothing
-echo      for each non-initialize handshake request: "echoed" (an id issued to
+follow-up a handshake request that must repeat the session's headers: any but initialize
+          and CORS preflights
+echo      for each follow-up: "echoed" (an id issued to
           this plane), "dropped" (no header although this scope was issued one),
           "foreign" (an id issued to another plane), "unknown" (an id never seen
           issued: capture started mid-session) or "none" (nothing to echo)
@@ -25,7 +27,7 @@ import pandas as pd
 
 from ..mcp import EVENT_STREAM, EXCHANGE_ERAS, MODERN_VERSION, NO_USER_AGENT, endpoint_key, is_2xx
 
-DERIVED = ("plane", "endpoint", "era", "echo", "sid_issued_to", "neg_version", "scope_sid")
+DERIVED = ("plane", "endpoint", "era", "echo", "sid_issued_to", "neg_version", "scope_sid", "follow_up")
 SESSION_COLUMNS = ["sid", "plane", "endpoint", "t", "version", "row"]
 
 
@@ -41,8 +43,38 @@ def derive(df: pd.DataFrame) -> pd.DataFrame:
     codes, uniq = pd.factorize(df["url"])
     ep_codes, ep_uniq = pd.factorize(np.array([endpoint_key(u) for u in uniq], dtype=object))
     df["endpoint"] = pd.Categorical.from_codes(ep_codes[codes], categories=pd.Index(ep_uniq, dtype=object))
+    _follow_redirects(df)
     _derive_era(df)
     return _derive_sessions(df)
+
+
+def _follow_redirects(df: pd.DataFrame) -> None:
+    """An endpoint that redirected (3xx with Location) is the same server endpoint as its target:
+    ``POST /mcp`` answered 307 to ``/mcp/`` must not split the session issued at ``/mcp/`` from
+    the requests sent to ``/mcp``.  Rewrites ``endpoint`` to the end of each redirect chain."""
+    redirect = df["status"].between(300, 399) & df["location"].notna()
+    if not redirect.any():
+        return
+    alias: dict[str, str] = {}
+    pairs = df.loc[redirect, ["endpoint", "url", "location"]].astype(object).drop_duplicates()
+    for ep, url, loc in pairs.itertuples(index=False):
+        try:
+            target = endpoint_key(urljoin(url, loc.strip()))
+        except ValueError:
+            continue
+        if target != ep:
+            alias.setdefault(ep, target)
+
+    def final(ep: str) -> str:
+        seen = {ep}
+        while ep in alias and alias[ep] not in seen:
+            ep = alias[ep]
+            seen.add(ep)
+        return ep
+
+    cats = [final(c) for c in df["endpoint"].cat.categories]
+    codes, uniq = pd.factorize(np.array(cats, dtype=object))
+    df["endpoint"] = pd.Categorical.from_codes(codes[df["endpoint"].cat.codes.to_numpy()], categories=pd.Index(uniq, dtype=object))
 
 
 def _derive_era(df: pd.DataFrame) -> None:
@@ -69,6 +101,7 @@ def _derive_era(df: pd.DataFrame) -> None:
 
     era = np.where(legacy, "legacy", np.where(modern, "modern", np.where(is_rpc | mcp_hdr | sse, "handshake", "other")))
     era = pd.Series(era, index=df.index)
+    _support_requests(df, era)
 
     # a dual-era client's probe: POST initialize refused (400/404/405), then the same
     # plane opens a legacy GET stream on the same server
@@ -81,6 +114,24 @@ def _derive_era(df: pd.DataFrame) -> None:
             is_probe = [(p, urlsplit(u).netloc) in lg_keys for p, u in cand.itertuples(index=False)]
             era.loc[cand.index[np.asarray(is_probe, dtype=bool)]] = "probe"
     df["era"] = pd.Categorical(era, categories=list(EXCHANGE_ERAS))
+
+
+SUPPORT_METHODS = ("GET", "DELETE", "OPTIONS")
+
+
+def _support_requests(df: pd.DataFrame, era: pd.Series) -> None:
+    """GET, DELETE and OPTIONS (CORS preflight) requests without MCP markers, sent to an endpoint
+    that carries Streamable HTTP traffic, belong to that endpoint's era: a GET stream opened
+    without the session header is still an MCP request (and still lacks the header)."""
+    other = (era == "other") & df["http_method"].isin(SUPPORT_METHODS)
+    if not other.any():
+        return
+    streamable = era.isin(["handshake", "modern"])
+    if not streamable.any():
+        return
+    counts = pd.crosstab(df.loc[streamable, "endpoint"].astype(object), era[streamable])
+    endpoint_era = counts.idxmax(axis=1)  # the endpoint's main era
+    era.loc[other] = df.loc[other, "endpoint"].astype(object).map(endpoint_era).fillna("other").to_numpy()
 
 
 def _derive_sessions(df: pd.DataFrame) -> pd.DataFrame:
@@ -106,7 +157,10 @@ def _derive_sessions(df: pd.DataFrame) -> pd.DataFrame:
     # successful initialize that finished before the request started (scope =
     # plane x endpoint, as one integer key: merge_asof is much faster on ints)
     scope = df["plane"].cat.codes.astype(np.int64) * (len(df["endpoint"].cat.categories) + 1) + df["endpoint"].cat.codes
-    req_rows = hs & ~(df["rpc_method"] == "initialize")
+    # requests that must repeat an issued id: all but initialize and CORS preflights (which a
+    # browser sends without custom headers)
+    req_rows = hs & ~(df["rpc_method"] == "initialize") & (df["http_method"] != "OPTIONS")
+    df["follow_up"] = req_rows.to_numpy()
     q = pd.DataFrame({"scope": scope[req_rows], "t": df.loc[req_rows, "t_req"], "row": df.index[req_rows]}).sort_values("t", kind="stable")
     scope_sid = np.full(len(df), None, dtype=object)
     neg = np.full(len(df), None, dtype=object)

@@ -191,6 +191,41 @@ class Model:
                 e["headers"][name] = e["headers"].get(name, 0) + int(n)
         return out
 
+    def correlation(self, plane: str) -> list[dict[str, Any]]:
+        """What else ties a plane's MCP requests together when the session header does not:
+        ``_meta`` values such as ``openai/session``, W3C trace ids, client connections.
+        Per key: how many distinct values, on how many requests (most requests first)."""
+        from .rows import CORR_KV, CORR_SEP
+
+        df = self.df
+        sel = (df["plane"] == plane) & self.mcp
+        out: list[dict[str, Any]] = []
+        corr = df.loc[sel, "corr"]
+        counts = corr.value_counts(sort=False)
+        per_key: dict[str, dict[str, int]] = {}
+        for encoded, n in counts.items():
+            if not n:
+                continue
+            for pair in str(encoded).split(CORR_SEP):
+                k, _, v = pair.partition(CORR_KV)
+                per_key.setdefault(k, {})
+                per_key[k][v] = per_key[k].get(v, 0) + int(n)
+        for k, vals in per_key.items():
+            out.append({"key": k, "distinct": len(vals), "requests": sum(vals.values())})
+        conns = df.loc[sel, "conn"].dropna()
+        if not conns.empty:
+            out.append({"key": "client connection", "distinct": int(conns.nunique()), "requests": int(len(conns))})
+        out.sort(key=lambda e: (-e["requests"], e["distinct"], e["key"]))
+        return out
+
+    def failures(self) -> dict[str, Any]:
+        """MCP exchanges that failed (4xx/5xx or no response) out of all MCP exchanges."""
+        df = self.df
+        if df.empty:
+            return {"failed": 0, "exchanges": 0}
+        failed = ((df["status"] >= 400) | (df["status"] < 0)) & self.mcp
+        return {"failed": int(failed.sum()), "exchanges": int(self.mcp.sum())}
+
     # -- rows ------------------------------------------------------------------------------------
     def evidence(self, rows: np.ndarray) -> list[dict[str, Any]]:
         """The exchanges at these table positions, as plain dicts (time order)."""

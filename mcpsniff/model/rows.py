@@ -34,7 +34,7 @@ from ..mcp import (
 
 PARALLEL_MIN_BYTES = 64 * 1024 * 1024
 
-# request headers pulled into columns, in the order of the first seven columns
+# request headers pulled into columns (first value of each)
 _HDR_SLOT = {
     H_USER_AGENT: 0,
     H_SESSION: 1,
@@ -43,7 +43,21 @@ _HDR_SLOT = {
     H_METHOD: 4,
     H_NAME: 5,
     H_LAST_EVENT_ID: 6,
+    "origin": 7,
+    "access-control-request-headers": 8,
+    "traceparent": 9,
 }
+_N_SLOTS = len(_HDR_SLOT)
+# response headers pulled into columns (several values of a name joined with ", ")
+_RESP_SLOT = {
+    "access-control-allow-headers": 0,
+    "access-control-expose-headers": 1,
+    "access-control-allow-origin": 2,
+    "location": 3,
+}
+MSG_CHARS = 200  # a refusal's message is kept to this many characters
+CORR_KEYS = 8  # _meta correlation keys kept per request
+CORR_SEP, CORR_KV = "\x1e", "\x1f"
 
 # (column, kind): "cat" -> pandas Categorical; "str" -> object strings in the model but
 # shipped between processes as a Categorical (they repeat: session ids, URLs, names);
@@ -60,6 +74,9 @@ COLUMNS: tuple[tuple[str, Any], ...] = (
     ("status", np.int16), ("resp_sid", "str"), ("ctype", "cat"), ("resp_size", np.int64), ("resp_trunc", bool),
     ("n_events", np.int32), ("first_event", "cat"), ("first_event_data", "str"), ("neg_pv", "cat"),
     ("get_responses", np.int32), ("error", "cat"),
+    ("origin", "cat"), ("acrh", "cat"), ("traceparent", "str"), ("conn", "cat"), ("corr", "cat"),
+    ("resp_sid_n", np.int8), ("acah", "cat"), ("aceh", "cat"), ("acao", "cat"), ("location", "str"),
+    ("rpc_err", np.float64), ("resp_msg", "cat"),
 )
 
 
@@ -87,6 +104,46 @@ def _sse_json(events: Any, needle: str):
                 continue
 
 
+def _rpc_error(resp: dict[str, Any]) -> tuple[float, str | None]:
+    """(code, message) of the first JSON-RPC error in a JSON or SSE response body; (nan, None) if none."""
+    for m in [*((resp.get("body") or {}).get("rpc") or ()), *_sse_json(resp.get("sse") or (), '"error"')]:
+        for x in m if isinstance(m, list) else (m,):
+            err = x.get("error") if isinstance(x, dict) else None
+            if isinstance(err, dict):
+                code = err.get("code")
+                msg = err.get("message")
+                return (float(code) if type(code) is int else np.nan), (msg[:MSG_CHARS] if isinstance(msg, str) else None)
+    return np.nan, None
+
+
+def _text_message(resp: dict[str, Any]) -> str | None:
+    """The first line of a non-JSON-RPC error body (a proxy's or a framework's words)."""
+    text = (resp.get("body") or {}).get("text")
+    if isinstance(text, str):
+        for line in text.splitlines():
+            line = line.strip()
+            if line:
+                return line[:MSG_CHARS]
+    return None
+
+
+def _correlation(meta: dict[str, Any], traceparent: str | None) -> str | None:
+    """What ties requests together besides the session header: scalar ``_meta`` values outside
+    io.modelcontextprotocol/ (e.g. ``openai/session``) and the W3C trace id, as ``k<US>v<RS>...``."""
+    pairs = []
+    for k, v in meta.items():
+        if type(k) is str and not k.startswith("io.modelcontextprotocol/") and type(v) in (str, int):
+            pairs.append((k[:100], str(v)[:MSG_CHARS]))
+    if traceparent:
+        parts = traceparent.split("-")
+        if len(parts) >= 3 and len(parts[1]) == 32:
+            pairs.append(("traceparent trace-id", parts[1]))
+    if not pairs:
+        return None
+    pairs.sort()
+    return CORR_SEP.join(f"{k}{CORR_KV}{v}" for k, v in pairs[:CORR_KEYS])
+
+
 def _find_init_result(resp: dict[str, Any]) -> dict[str, Any] | None:
     """The InitializeResult in a JSON or SSE response body, if any."""
     for m in [*((resp.get("body") or {}).get("rpc") or ()), *_sse_json(resp.get("sse") or (), '"result"')]:
@@ -111,7 +168,7 @@ def row_of(r: dict[str, Any], src: int, line: int) -> tuple:
     Every element of the returned tuple is a local named as its column.
     """
     req = r["req"]
-    hv: list[str | None] = [None] * 7
+    hv: list[str | None] = [None] * _N_SLOTS
     names = []
     for n, v in req["headers"]:
         ln = n.lower()
@@ -119,7 +176,7 @@ def row_of(r: dict[str, Any], src: int, line: int) -> tuple:
         slot = _HDR_SLOT.get(ln)
         if slot is not None and hv[slot] is None:
             hv[slot] = _str_or_none(v)
-    ua, req_sid, pv_hdr, accept, mcp_method_hdr, mcp_name_hdr, last_event_id = hv
+    ua, req_sid, pv_hdr, accept, mcp_method_hdr, mcp_name_hdr, last_event_id, origin, acrh, traceparent = hv
     hnames = ",".join(names)
     t = r["t"]
     http_method = req["method"]
@@ -160,16 +217,31 @@ def row_of(r: dict[str, Any], src: int, line: int) -> tuple:
     meta_pv = _str_or_none(meta.get(META_PROTOCOL_VERSION))
     meta_caps = META_CLIENT_CAPABILITIES in meta
     meta_client = META_CLIENT_INFO in meta
+    corr = _correlation(meta, traceparent) if meta or traceparent else None
+    client = r.get("client")
+    conn = _str_or_none(client.get("conn")) if type(client) is dict else None
 
     resp = r.get("resp")
     neg_pv = None
     if resp:
         status = resp["status"]
         resp_sid = None
+        resp_sid_n = 0
+        rv: list[str | None] = [None] * 4
         for n, v in resp.get("headers") or ():
-            if n.lower() == H_SESSION:
-                resp_sid = _str_or_none(v)
-                break
+            ln = n.lower()
+            if ln == H_SESSION:
+                resp_sid_n += 1
+                if resp_sid is None:
+                    resp_sid = _str_or_none(v)
+            else:
+                slot = _RESP_SLOT.get(ln)
+                if slot is not None and type(v) is str:
+                    rv[slot] = v if rv[slot] is None else f"{rv[slot]}, {v}"
+        acah, aceh, acao, location = rv
+        rpc_err, resp_msg = _rpc_error(resp) if status >= 300 or resp.get("sse") else (np.nan, None)
+        if resp_msg is None and status >= 400:
+            resp_msg = _text_message(resp)
         ctype = media_type(resp.get("content_type"))
         rb = resp.get("body") or {}
         sse = resp.get("sse") or ()
@@ -189,6 +261,7 @@ def row_of(r: dict[str, Any], src: int, line: int) -> tuple:
         status, resp_sid, ctype, resp_size, resp_trunc, n_events = -1, None, None, -1, False, 0
         first_event = first_event_data = None
         get_responses = 0
+        resp_sid_n, acah, aceh, acao, location, rpc_err, resp_msg = 0, None, None, None, None, np.nan, None
     err = r.get("error")
     error = err if isinstance(err, str) else None
     t_resp, t_end = t.get("resp"), t.get("end")
@@ -206,6 +279,9 @@ def row_of(r: dict[str, Any], src: int, line: int) -> tuple:
         status, resp_sid, ctype, resp_size, resp_trunc,
         n_events, first_event, first_event_data, neg_pv,
         get_responses, error,
+        origin, acrh, traceparent, conn, corr,
+        resp_sid_n, acah, aceh, acao, location,
+        rpc_err, resp_msg,
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .text import md_escape
+from .text import capture_failed_line, correlation_text, md_escape, source_name
 
 SEV_ICON = {"error": "❌", "warning": "⚠️", "info": "ℹ️"}
 
@@ -55,14 +55,19 @@ def finding_md(f: dict[str, Any]) -> list[str]:
         "",
         f"> {spec['quote']}",
         ">",
-        f"> — MCP spec {spec['version']}, [{spec['section']}]({spec['url']})",
+        f"> — {source_name(spec)}, [{spec['section']}]({spec['url']})",
         "",
+        *([f"Likely cause: {', '.join(f'`{c}`' for c in f['likely_cause'])} (server finding in this capture).", ""]
+          if f.get("likely_cause") else []),
         *evidence_md(f),
         "",
     ]
 
 
 def summary_sentence(doc: dict[str, Any]) -> str:
+    broken = capture_failed_line(doc["summary"])
+    if broken:
+        return broken
     errs = [f for f in doc["findings"] if f["severity"] == "error"]
     if not errs:
         warns = [f for f in doc["findings"] if f["severity"] == "warning"]
@@ -84,6 +89,8 @@ def render(doc: dict[str, Any]) -> str:
     for p in doc["planes"]:
         if p["session_header"]["dropped"]:
             lines += [f"#### `{md_escape(p['user_agent'])}` by method", "", *methods_md(p), ""]
+            if p.get("correlation"):
+                lines += ["Without the session header, requests are tied by: " + md_escape(correlation_text(p["correlation"])), ""]
     for f in doc["findings"]:
         lines += finding_md(f)
     cap = doc["capture"]

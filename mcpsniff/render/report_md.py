@@ -15,7 +15,7 @@ from typing import Any
 
 from . import mermaid
 from .markdown import SEV_ICON
-from .text import code, cut, md_escape, md_text
+from .text import capture_failed_line, code, correlation_text, cut, md_escape, md_text, source_name
 
 GITHUB_LIMIT = 65_536  # characters in a GitHub issue or comment body
 DEFAULT_BUDGET = 60_000  # leave room for the reporter's own words
@@ -123,6 +123,8 @@ def plane_md(p: dict[str, Any], number: int, lim: Limits) -> list[str]:
         out.append(f"| {code(m['method'])} | {m['requests']:,} | {m['echoed']:,} | {m['dropped']:,} | {st} |")
     if len(p["methods"]) > lim.methods:
         out.append(f"\n…and {len(p['methods']) - lim.methods} more methods.")
+    if p.get("correlation"):
+        out += ["", "Without the session header, this plane's requests are tied by: " + md_text(correlation_text(p["correlation"])) + "."]
     return out + [""]
 
 
@@ -157,8 +159,10 @@ def finding_md(f: dict[str, Any], numbers: dict[str, int], lim: Limits) -> list[
         *([md_text(f["detail"]) + ".", ""] if f["detail"] else []),
         f"> {md_text(spec['quote'])}",
         ">",
-        f"> — MCP specification {spec['version']}, [{spec['section']}]({spec['url']})",
+        f"> — {source_name(spec, 'MCP specification')}, [{spec['section']}]({spec['url']})",
         "",
+        *([f"**Likely cause:** {', '.join(code(c) for c in f['likely_cause'])} (a server finding in this capture explains it).", ""]
+          if f.get("likely_cause") else []),
         *evidence_md(f, numbers, lim),
         "",
     ]
@@ -203,6 +207,24 @@ def omitted_md(r: dict[str, Any], lim: Limits, shown: list[str], shown_findings:
             "Run `mcpsniff analyze --format json` on the capture for everything.", ""]
 
 
+def title(r: dict[str, Any]) -> str:
+    """What the report says first; never a clean bill over traffic that failed."""
+    cf = r["summary"].get("capture_failed")
+    if cf:
+        return f"MCP session report: the capture itself looks broken ({cf['failed']:,} of {cf['exchanges']:,} MCP exchanges failed)"
+    fail = sum(1 for p in r["planes"] if p["verdict"] == "fail")
+    server = len({f["rule"] for f in r["findings"] if f["severity"] == "error" and f["party"] == "server"})
+    refused = sum(1 for p in r["planes"] if p["verdict"] == "refused")
+    parts = []
+    if fail:
+        parts.append(f"{fail} plane(s) break the transport rules")
+    if server:
+        parts.append(f"the server breaks {server} transport rule(s)")
+    if refused:
+        parts.append(f"{refused} plane(s) mostly refused")
+    return "MCP session report: " + ("; ".join(parts) if parts else "no MUST violations")
+
+
 def shown_planes(r: dict[str, Any], n: int) -> list[str]:
     """The ``n`` most important diagram participants (the document ranks them), in diagram order."""
     best = {p["user_agent"] for p in sorted(r["diagram"]["participants"], key=lambda p: p["rank"])[:n]}
@@ -214,11 +236,11 @@ def render(r: dict[str, Any], lim: Limits = LEVELS[0]) -> str:
     order = _plane_order(r)
     numbers = {p["user_agent"]: i for i, p in enumerate(order, 1)}
     shown = shown_planes(r, lim.planes)
-    fail = [p for p in order if p["verdict"] == "fail"]
-    title = (
-        f"MCP session report: {len(fail)} plane(s) break the transport rules" if fail else "MCP session report: no MUST violations"
-    )
-    lines = [f"## {title}", "", summary_md(r), ""]
+    lines = [f"## {title(r)}", ""]
+    broken = capture_failed_line(r["summary"])
+    if broken:
+        lines += [f"**{md_text(broken)}**", ""]
+    lines += [summary_md(r), ""]
     diagram = mermaid.render(r["diagram"], ua_chars=min(60, lim.ua_chars), planes=shown)
     lines += ["### Sequence", "", "```mermaid", diagram.rstrip("\n"), "```", ""]
     findings = r["findings"][: lim.findings]

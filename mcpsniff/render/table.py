@@ -8,8 +8,11 @@ from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
+from .text import capture_failed_line, correlation_text, source_name
+
 SEV_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
-VERDICT = {"fail": Text("FAIL", style="bold red"), "warn": Text("WARN", style="yellow"), "ok": Text("ok", style="green")}
+VERDICT = {"fail": Text("FAIL", style="bold red"), "warn": Text("WARN", style="yellow"),
+           "refused": Text("REFUSED", style="bold magenta"), "ok": Text("ok", style="green")}
 
 
 def _era(p: dict[str, Any]) -> str:
@@ -78,16 +81,25 @@ def findings_block(doc: dict[str, Any]) -> Group:
         )
         methods = ", ".join(f"{k} x{v}" for k, v in f["by_method"].items())
         body = Text(f"        {f['title']}. {f['detail']}" + (f" [{methods}]" if methods else ""))
-        cite = Text(f"        spec {spec['version']} {spec['section']}: {spec['url']}", style="dim")
-        items += [head, body, cite]
+        items += [head, body]
+        if f.get("likely_cause"):
+            items.append(Text(f"        likely cause: {', '.join(f['likely_cause'])} (server finding in this capture)", style="yellow"))
+        items.append(Text(f"        {source_name(spec)} {spec['section']}: {spec['url']}", style="dim"))
     return Group(*items)
 
 
 def render(doc: dict[str, Any], console: Console) -> None:
-    parts: list[Any] = [planes_table(doc)]
+    parts: list[Any] = []
+    broken = capture_failed_line(doc["summary"])
+    if broken:
+        parts.append(Text(broken, style="bold magenta"))
+    parts.append(planes_table(doc))
     for p in doc["planes"]:
         if p["era"] in ("handshake",) or p["session_header"]["dropped"]:
             parts.append(methods_table(p))
+        if p.get("correlation"):
+            parts.append(Text(f"{p['user_agent']}: without the session header, requests are tied by: "
+                              + correlation_text(p["correlation"]), style="cyan"))
     if doc["findings"]:
         parts.append(findings_block(doc))
     else:

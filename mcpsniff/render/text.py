@@ -35,3 +35,26 @@ def md_text(s: Any) -> str:
     """Plain text with Markdown, HTML and @-mentions neutralised."""
     s = _MD_SPECIAL.sub(r"\\\1", str(s).replace("\n", " "))
     return s.replace("<", "&lt;").replace(">", "&gt;").replace("@", "&#64;")
+
+
+def source_name(spec: dict[str, Any], mcp: str = "MCP spec") -> str:
+    """``MCP spec 2025-11-25`` or the other standard's name (``RFC 9110``, ``Fetch Standard``)."""
+    if spec.get("source", "MCP") == "MCP":
+        return f"{mcp} {spec['version']}"
+    return str(spec["source"])
+
+
+def capture_failed_line(summary: dict[str, Any]) -> str | None:
+    """The headline for a capture whose traffic mostly failed, or None."""
+    cf = summary.get("capture_failed")
+    if not cf:
+        return None
+    answers = "; ".join(f"{k} ×{v}" for k, v in cf["answers"].items())
+    return (f"The capture itself looks broken: {cf['failed']:,} of {cf['exchanges']:,} MCP exchanges failed "
+            f"(most frequent: {answers}). Verdicts below describe traffic that did not work.")
+
+
+def correlation_text(corr: list[dict[str, Any]]) -> str:
+    """``openai/session: 3 values on 40 requests; client connection: 12 values on 40 requests``."""
+    return "; ".join(f"{c['key']}: {c['distinct']:,} value{'s' if c['distinct'] != 1 else ''} on {c['requests']:,} requests"
+                     for c in corr)

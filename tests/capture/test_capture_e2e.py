@@ -679,3 +679,26 @@ def test_seed_client_through_capture_and_verdict(servers, tmp_path, mode, fix):
         assert verdicts == {"openai-mcp/1.0.0 (ChatGPT)": "ok", "openai-mcp/1.0.0": "fail"}
         assert [x["rule"] for x in report["findings"] if x["severity"] == "error"] == ["session-id-dropped"]
         assert "missing-session-accepted" not in {x["rule"] for x in report["findings"]}
+
+
+def test_sdk_1x_client_against_sdk_2x_server_in_handshake_mode_is_clean(tmp_path):
+    """The Python SDK 2.x server speaking the handshake era to a 1.x client: no error, no refusal."""
+    with peerlib.modern_server() as url:
+        with capture(tmp_path, upstream_of(url)) as (cap, out):
+            ok(peerlib.run_py_client(via_proxy(url, cap), calls=2))
+    report = analyze(out)
+    assert_clean(report)
+    assert {p["era"] for p in report["planes"]} == {"handshake"}
+    assert report["summary"]["capture_failed"] is None
+
+
+def test_sdk_2x_client_in_handshake_mode_is_clean(servers, tmp_path):
+    """The Python SDK 2.x client falling back to the handshake era against a 1.x server."""
+    url = servers["stateful"]
+    with capture(tmp_path, upstream_of(url)) as (cap, out):
+        run = peerlib.run_client([str(peerlib.MCP2_PY), str(peerlib.PEERS / "modern_client.py"), "--url", via_proxy(url, cap),
+                                  "--mode", "auto"])
+        ok(run)
+    report = analyze(out)
+    assert_clean(report)
+    assert "handshake" in {p["era"] for p in report["planes"]}

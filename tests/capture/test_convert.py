@@ -244,3 +244,18 @@ def test_endpoints_learn_legacy_post_url_from_endpoint_event():
     assert eps.is_mcp(post)
     assert not eps.is_mcp(flow(path=b"/other"))
     assert endpoint_key("http://h:1/a/b?x=1#f") == "http://h:1/a/b"
+
+
+def test_preflights_for_mcp_headers_and_redirect_targets_are_mcp():
+    pre = flow(method=b"OPTIONS", req_headers=[(b"Origin", b"http://localhost:6274"), (b"Access-Control-Request-Method", b"POST"),
+                                              (b"Access-Control-Request-Headers", b"content-type,mcp-protocol-version,mcp-session-id")],
+               status=204)
+    assert is_mcp(pre)
+    other = flow(method=b"OPTIONS", req_headers=[(b"Access-Control-Request-Headers", b"content-type")], status=204)
+    assert not is_mcp(other)  # a preflight for something else
+    # a redirected MCP request teaches where its endpoint lives now
+    eps = McpEndpoints()
+    moved = flow(path=b"/mcp", req_body=j(INIT), status=307, resp_headers=[(b"location", b"/mcp/")])
+    assert eps.is_mcp(moved)
+    eps.learn(moved)
+    assert eps.is_mcp(flow(method=b"GET", path=b"/mcp/", status=405))

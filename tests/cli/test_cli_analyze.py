@@ -47,7 +47,11 @@ def test_json_document_shape(seed):
     assert planes[TOOL]["verdict"] == "fail" and planes[CTRL]["verdict"] == "ok"
     assert planes[TOOL]["session_header"]["dropped"] == 3
     assert planes[CTRL]["session_header"] == {"echoed": 3, "dropped": 0, "foreign": 0, "unknown": 0, "none": 0}
-    (f,) = doc["findings"]
+    # the error, then the observation that most of the TOOL plane's requests were refused (3 of 5)
+    assert [(x["rule"], x["severity"], x["plane"]) for x in doc["findings"]] == [
+        ("session-id-dropped", "error", TOOL), ("requests-refused", "info", TOOL)]
+    f, refused = doc["findings"]
+    assert refused["detail"] == "3 of 5 requests failed: 400 (JSON-RPC -32600) Bad Request x3"
     assert (f["rule"], f["severity"], f["plane"], f["count"]) == ("session-id-dropped", "error", TOOL, 3)
     assert f["by_method"] == {"tools/call": 3}
     assert f["spec"]["version"] == "2025-11-25"
@@ -202,3 +206,44 @@ def test_rules_command_lists_the_catalogue():
 def test_version():
     r = invoke("--version")
     assert r.exit_code == 0 and r.stdout.startswith("mcpsniff 0.1.0 (mitmproxy ")
+
+
+@pytest.fixture
+def broken(tmp_path):
+    """A capture through a proxy that could not verify the server's certificate: every answer is 502."""
+    s = Scenario()
+    for i in range(4):
+        s.exchange("client/1", headers=s.mcp_headers(None, None), status=502,
+                   rpc=[{"jsonrpc": "2.0", "id": i, "method": "initialize", "params": {}}],
+                   resp_text="Certificate verify failed: self-signed certificate")
+    p = tmp_path / "broken.jsonl"
+    p.write_bytes(s.jsonl())
+    return p
+
+
+def test_a_broken_capture_is_no_clean_bill(broken):
+    r = invoke("analyze", str(broken))
+    assert r.exit_code == 1  # no error finding, but nothing worked either
+    assert "The capture itself looks broken: 4 of 4 MCP exchanges failed" in r.stdout
+    assert "REFUSED" in r.stdout and "No findings" not in r.stdout
+    assert "502 Certificate verify failed" in r.stdout
+    assert invoke("analyze", str(broken), "--fail-on", "never").exit_code == 0
+    md = invoke("analyze", str(broken), "-f", "markdown").stdout
+    assert "The capture itself looks broken" in md and "No violation" not in md
+    report = invoke("report", str(broken))
+    assert report.exit_code == 0
+    first = report.stdout.splitlines()[0]
+    assert first == "## MCP session report: the capture itself looks broken (4 of 4 MCP exchanges failed)"
+    assert "no MUST violations" not in report.stdout
+
+
+def test_server_errors_are_named_in_the_report_title(tmp_path):
+    s = Scenario()
+    s.initialize("c/1", sid="abc", resp_headers=[("mcp-session-id", "abc")])  # the header twice
+    s.notify("c/1", sid="abc")
+    p = tmp_path / "dup.jsonl"
+    p.write_bytes(s.jsonl())
+    first = invoke("report", str(p)).stdout.splitlines()[0]
+    assert first == "## MCP session report: the server breaks 1 transport rule(s)"
+    md = invoke("report", str(p)).stdout
+    assert "— RFC 9110, [5.3. Field Order](https://www.rfc-editor.org/rfc/rfc9110#section-5.3)" in md

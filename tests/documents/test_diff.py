@@ -157,7 +157,7 @@ def test_planes_json(seed):
     assert a["client_info"] == b["client_info"] == ["openai-mcp/1.0.0"]
     assert a["negotiated_versions"] == b["negotiated_versions"] == ["2025-11-25"]
     assert a["statuses"] == {"200": 3, "202": 1} and b["statuses"] == {"200": 1, "202": 1, "400": 3}
-    assert a["findings"] == [] and b["findings"] == ["session-id-dropped"]
+    assert a["findings"] == [] and b["findings"] == ["session-id-dropped", "requests-refused"]
     methods = {m["method"]: m for m in doc["methods"]}
     # CTRL sends Mcp-Session-Id on tools/list while TOOL omits it on tools/call
     assert methods["tools/list"]["a"]["headers"]["Mcp-Session-Id"] == {"count": 1, "presence": "all"}

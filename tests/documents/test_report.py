@@ -174,7 +174,8 @@ def test_json_report(seed):
         ("tools/call", 3, "error", "missing", {"400": 3}),
     ]
     assert steps[0]["issued"] == "session-B"
-    (f,) = doc["findings"]
+    f = doc["findings"][0]
+    assert [x["rule"] for x in doc["findings"]] == ["session-id-dropped", "requests-refused"]
     assert f["rule"] == "session-id-dropped" and f["spec"]["version"] == "2025-11-25"
     ev = doc["findings"][0]["evidence"]
     assert [e["session_id"] for e in ev] == [None, None, None]

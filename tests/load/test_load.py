@@ -78,7 +78,7 @@ def test_har_from_mitmproxy_savehar(tmp_path):
     assert detect_format(p.read_bytes()[:4096], str(p)) == "har"
     planes, findings = _verdict(p)
     assert planes == {CTRL: "ok", TOOL: "fail"}
-    assert findings == [("session-id-dropped", TOOL, 2)]
+    assert findings == [("session-id-dropped", TOOL, 2), ("requests-refused", TOOL, 2)]
 
 
 def test_mitmproxy_flow_file(tmp_path):
@@ -87,7 +87,7 @@ def test_mitmproxy_flow_file(tmp_path):
     assert detect_format(p.read_bytes()[:4096], str(p)) == "flows"
     planes, findings = _verdict(p)
     assert planes == {CTRL: "ok", TOOL: "fail"}
-    assert findings == [("session-id-dropped", TOOL, 2)]
+    assert findings == [("session-id-dropped", TOOL, 2), ("requests-refused", TOOL, 2)]
 
 
 def test_imported_secrets_are_redacted(tmp_path):

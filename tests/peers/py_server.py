@@ -68,6 +68,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mode", choices=MODES, default="stateful")
     parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--tls-cert", help="serve HTTPS with this PEM certificate (with --tls-key)")
+    parser.add_argument("--tls-key", help="the PEM private key of --tls-cert")
     args = parser.parse_args(argv)
     if not 0 < args.port < 65536:
         parser.error(f"port out of range: {args.port}")
@@ -83,6 +85,8 @@ def main(argv: list[str] | None = None) -> int:
         lifespan="on",
         # open SSE streams must not hold shutdown up for long
         timeout_graceful_shutdown=1,
+        ssl_certfile=args.tls_cert,
+        ssl_keyfile=args.tls_key,
     )
     uvicorn.Server(config).run()
     return 0
