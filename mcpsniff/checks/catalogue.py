@@ -581,7 +581,7 @@ _RULES: tuple[Rule, ...] = (
         versions=_HS[::-1],
         citations=(
             _fetch(
-                "2.2.6 Responses / CORS filtered response", "concept-filtered-response-cors",
+                "Responses / CORS filtered response", "concept-filtered-response-cors",
                 "A CORS filtered response is a filtered response whose type is \"cors\" and header "
                 "list excludes any headers in internal response's header list whose name is not a "
                 "CORS-safelisted response-header name, given internal response's CORS-exposed "
@@ -614,7 +614,7 @@ _RULES: tuple[Rule, ...] = (
         versions=_HS[::-1] + ("2026-07-28",),
         citations=(
             _fetch(
-                "4.8 CORS-preflight fetch", "cors-preflight-fetch",
+                "CORS-preflight fetch", "cors-preflight-fetch",
                 "For each unsafeName of the CORS-unsafe request-header names with request's "
                 "header list, if unsafeName is not a byte-case-insensitive match for an item in "
                 "headerNames and request's credentials mode is \"include\" or headerNames does "
