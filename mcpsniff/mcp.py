@@ -77,9 +77,22 @@ def is_2xx(status: Any) -> Any:
 
 
 def endpoint_key(url: str) -> str:
-    """``scheme://host:port/path`` of a URL: query and fragment dropped, an empty path is ``/``."""
-    u = urlsplit(url)
+    """``scheme://host:port/path`` of a URL: query and fragment dropped, an empty path is ``/``.
+
+    A URL that does not parse (``http://[::1``) is its own endpoint, up to any ``?`` or ``#``."""
+    try:
+        u = urlsplit(url)
+    except ValueError:
+        return url.split("?", 1)[0].split("#", 1)[0]
     return f"{u.scheme}://{u.netloc}{u.path or '/'}"
+
+
+def netloc(url: str) -> str:
+    """The ``host:port`` part of a URL ('' when it does not parse)."""
+    try:
+        return urlsplit(url).netloc
+    except ValueError:
+        return ""
 
 
 def method_label(rpc_method: str | None, http_method: str) -> str:

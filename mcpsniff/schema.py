@@ -37,8 +37,11 @@ One line is one JSON object.  Two kinds exist:
          "rpc": [msg, ...] | null,   decoded JSON-RPC message(s); a batch
                                (JSON array) keeps all its members
          "batch": bool,        the body was a JSON array
-         "text": str|null}     the body as text when it is not JSON-RPC
-                               (cut at the recorder's size limit)
+         "text": str|null,     the body as text when it is not JSON-RPC
+                               (cut at the recorder's size limit; bytes that are
+                               not UTF-8 escaped as \\xNN)
+         "reason": str}        optional: why a body that looked like JSON (or
+                               could not be decoded) is kept as text
 
     Event (one per SSE event, in arrival order)::
 
@@ -52,6 +55,7 @@ where ``XXXXXXXX`` is a keyed hash that is stable within one capture.
 
 from __future__ import annotations
 
+import math
 from typing import Any, Iterable
 
 SCHEMA_VERSION = 1
@@ -64,6 +68,41 @@ class SchemaError(ValueError):
     """A decoded line is not a valid mcpsniff record (message = the reason)."""
 
 
+# -- value rules: one definition for check_record and the model's fast row extraction ----------
+#: timestamps are epoch seconds between 1970 and 2100
+MAX_TIME = 4_102_444_800.0
+#: sizes are byte counts (-1: unknown) below 2**53 (exact as a float, far beyond any body)
+MAX_SIZE = 1 << 53
+
+
+def bad_status(x: Any) -> str | None:
+    """Why ``x`` is not an HTTP status (None if it is one). Booleans are not integers here."""
+    if type(x) is not int:
+        return f"is {_type_name(x)}, not an integer"
+    return None if 100 <= x <= 599 else f"{x} is not an HTTP status (100-599)"
+
+
+def bad_time(x: Any) -> str | None:
+    """Why ``x`` is not a timestamp (epoch seconds, finite, 1970..2100)."""
+    if type(x) not in (int, float):
+        return f"is {_type_name(x)}, not a number of seconds"
+    if not math.isfinite(x) or not 0 <= x < MAX_TIME:
+        return f"{x!r} is not a time between 1970 and 2100 (epoch seconds)"
+    return None
+
+
+def bad_size(x: Any) -> str | None:
+    """Why ``x`` is not a body size (an integer byte count, -1 for unknown)."""
+    if type(x) is not int:
+        return f"is {_type_name(x)}, not an integer"
+    return None if -1 <= x < MAX_SIZE else f"{x} is not a byte count"
+
+
+def _need(problem: str | None, where: str) -> None:
+    if problem is not None:
+        raise SchemaError(f"'{where}' {problem}")
+
+
 def make_body(
     size: int = 0,
     *,
@@ -72,8 +111,9 @@ def make_body(
     rpc: list[Any] | None = None,
     batch: bool = False,
     text: str | None = None,
+    reason: str | None = None,
 ) -> dict[str, Any]:
-    return {
+    body = {
         "size": size,
         "truncated": truncated,
         "encoding": encoding,
@@ -81,6 +121,9 @@ def make_body(
         "batch": batch,
         "text": text,
     }
+    if reason is not None:  # only when a body that looked like JSON is kept as text
+        body["reason"] = reason
+    return body
 
 
 def make_event(
@@ -194,8 +237,12 @@ def check_record(obj: Any) -> str:
     if kind != KIND_EXCHANGE:
         raise SchemaError(f"unknown record kind {kind!r}")
     t = obj.get("t")
-    if not isinstance(t, dict) or not isinstance(t.get("req"), (int, float)):
+    if not isinstance(t, dict) or "req" not in t:
         raise SchemaError("exchange without a request timestamp 't.req'")
+    _need(bad_time(t["req"]), "t.req")
+    for k in ("resp", "end"):
+        if t.get(k) is not None:
+            _need(bad_time(t[k]), f"t.{k}")
     req = obj.get("req")
     if not isinstance(req, dict):
         raise SchemaError("exchange without a 'req' object")
@@ -205,10 +252,13 @@ def check_record(obj: Any) -> str:
     _check_body(req.get("body"), "req.body")
     resp = obj.get("resp")
     if resp is not None:
-        if not isinstance(resp, dict) or not isinstance(resp.get("status"), int):
+        if not isinstance(resp, dict) or "status" not in resp:
             raise SchemaError("response without an integer 'status'")
+        _need(bad_status(resp["status"]), "resp.status")
         _check_headers(resp.get("headers"), "resp.headers")
         _check_body(resp.get("body"), "resp.body")
+        if resp.get("content_type") is not None and not isinstance(resp["content_type"], str):
+            raise SchemaError("'resp.content_type' is not a string")
         sse = resp.get("sse")
         if sse is not None:
             if not isinstance(sse, list):
@@ -216,6 +266,11 @@ def check_record(obj: Any) -> str:
             for ev in sse:
                 if not isinstance(ev, dict) or not isinstance(ev.get("data", ""), str):
                     raise SchemaError("an SSE event is not an object with string 'data'")
+                if ev.get("t") is not None:
+                    _need(bad_time(ev["t"]), "resp.sse[].t")
+                for k in ("id", "event"):
+                    if ev.get(k) is not None and not isinstance(ev[k], str):
+                        raise SchemaError(f"'resp.sse[].{k}' is not a string")
     err = obj.get("error")
     if err is not None and not isinstance(err, str):
         raise SchemaError("'error' is not a string")
@@ -237,6 +292,13 @@ def _check_body(b: Any, where: str) -> None:
         return
     if not isinstance(b, dict):
         raise SchemaError(f"'{where}' is not an object")
+    if "size" in b:
+        _need(bad_size(b["size"]), f"{where}.size")
+    for k in ("truncated", "batch"):
+        if b.get(k) is not None and type(b[k]) is not bool:
+            raise SchemaError(f"'{where}.{k}' is not true or false")
     rpc = b.get("rpc")
     if rpc is not None and not isinstance(rpc, list):
         raise SchemaError(f"'{where}.rpc' is not a list of messages")
+    if b.get("text") is not None and not isinstance(b["text"], str):
+        raise SchemaError(f"'{where}.text' is not a string")

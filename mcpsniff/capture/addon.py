@@ -5,6 +5,8 @@ Options (``--set name=value`` with mitmdump, or ``master.options.update``):
 ``mcpsniff_output``        JSONL file to append to; nothing is written while unset
 ``mcpsniff_redact``        redact secrets in the record (default true)
 ``mcpsniff_redact_extra``  extra header / query / JSON names to redact, comma-separated
+``mcpsniff_redact_patterns`` extra secret patterns (regular expressions, one per line) for URL
+                           path segments and text
 ``mcpsniff_body_limit``    bytes of each body (and of a stream's event data) kept (default 1 MiB)
 ``mcpsniff_record_all``    record every exchange, not only MCP ones (default false)
 ``mcpsniff_rotate_mb``     start a new file when the current one passes N MiB (0: never);
@@ -28,10 +30,10 @@ from mitmproxy import ctx, exceptions, http
 from mitmproxy import version as mitmproxy_version
 
 from .. import __version__, schema
-from .convert import DEFAULT_BODY_LIMIT, SseCollector, exchange_record, header_pairs, is_sse
+from .convert import DEFAULT_BODY_LIMIT, SseCollector, exchange_record, fallback_record, header_pairs, is_sse
 from .decode import content_encoding
 from .detect import McpEndpoints
-from .redact import Redactor, parse_extra
+from .redact import Redactor, parse_extra, parse_patterns
 from .writer import JsonlWriter, rotated_path
 
 log = logging.getLogger(__name__)
@@ -74,12 +76,13 @@ class McpSniff:
         self.endpoints = McpEndpoints()
         self.open: dict[str, http.HTTPFlow] = {}
         self.taps: dict[str, SseCollector] = {}
-        self.stopped = False  # done() ran, or writing failed
+        self.stopped = False  # done() ran
         self.failed: str | None = None
         self.listeners: list[Callable[[dict[str, Any]], None]] = []
         self.capture_id = uuid.uuid4().hex[:12]
         self.written = 0
         self.skipped = 0
+        self.unrecorded = 0  # exchanges that should have been recorded after writing failed
         self._body_limit = DEFAULT_BODY_LIMIT
         self._record_all = False
 
@@ -89,6 +92,10 @@ class McpSniff:
         loader.add_option("mcpsniff_redact", bool, True, "mcpsniff: redact secrets (tokens, cookies, keys) in the record.")
         loader.add_option(
             "mcpsniff_redact_extra", str, "", "mcpsniff: extra header/query/JSON names to redact, comma-separated."
+        )
+        loader.add_option(
+            "mcpsniff_redact_patterns", str, "",
+            "mcpsniff: extra secret patterns (regular expressions, one per line) for URL path segments and text.",
         )
         loader.add_option(
             "mcpsniff_body_limit", int, DEFAULT_BODY_LIMIT, "mcpsniff: bytes of each body kept in the record."
@@ -110,13 +117,17 @@ class McpSniff:
             raise exceptions.OptionsError(f"mcpsniff_rotate_mb must be 0 (never) or more, not {opts.mcpsniff_rotate_mb}")
         if "mcpsniff_record_all" in updated:
             self._record_all = opts.mcpsniff_record_all
-        redaction_changed = bool({"mcpsniff_redact", "mcpsniff_redact_extra"} & updated)
+        redaction_changed = bool({"mcpsniff_redact", "mcpsniff_redact_extra", "mcpsniff_redact_patterns"} & updated)
         if redaction_changed:
             try:
                 extra = parse_extra(opts.mcpsniff_redact_extra)
             except ValueError as e:
                 raise exceptions.OptionsError(f"mcpsniff_redact_extra: {e}") from None
-            self.redactor = Redactor(enabled=opts.mcpsniff_redact, extra=extra)
+            try:
+                patterns = parse_patterns(opts.mcpsniff_redact_patterns)
+            except ValueError as e:
+                raise exceptions.OptionsError(f"mcpsniff_redact_patterns: {e}") from None
+            self.redactor = Redactor(enabled=opts.mcpsniff_redact, extra=extra, patterns=patterns)
         if {"mcpsniff_output", "mcpsniff_rotate_mb"} & updated:
             self._close_writer()
             if opts.mcpsniff_output:
@@ -148,6 +159,7 @@ class McpSniff:
             redaction={
                 "enabled": self.redactor.enabled,
                 "extra": self.redactor.extra,
+                "patterns": self.redactor.patterns,
                 "marker": "<redacted:first 8 hex of HMAC-SHA256 with a per-capture random key>",
             },
             body_limit=self._body_limit,
@@ -168,7 +180,7 @@ class McpSniff:
             self.open[flow.id] = flow
 
     def responseheaders(self, flow: http.HTTPFlow) -> None:
-        if self.stopped or flow.response is None or flow.response.stream or not is_sse(flow.response):
+        if self.stopped or self.failed or flow.response is None or flow.response.stream or not is_sse(flow.response):
             return
         collector = SseCollector(
             content_encoding(header_pairs(flow.response.headers)),
@@ -203,19 +215,26 @@ class McpSniff:
         tap = self.taps.pop(flow.id, None)
         if tap is not None:
             tap.finish(now or time.time())  # no-op when the stream ended normally
-        if self.writer is None:
+        if self.writer is None and not self.failed:
             return
         try:
             mcp = tap is not None or self.endpoints.is_mcp(flow)
             if mcp:
                 self.endpoints.learn(flow, tap.endpoints if tap is not None else ())
-            if not (mcp or self._record_all):
-                self.skipped += 1
-                return
-            rec = exchange_record(flow, redactor=self.redactor, body_limit=self._body_limit, sse=tap, error=error, now=now)
-        except Exception as e:  # noqa: BLE001 - a bad flow must not stop the proxy
-            log.warning(f"mcpsniff: could not record {flow.request.method} {flow.request.pretty_url}: {e!r}")
+        except Exception as e:  # noqa: BLE001 - a flow that breaks detection is recorded anyway
+            log.warning(f"mcpsniff: could not classify {flow.request.method} {flow.request.pretty_url}: {e!r}")
+            mcp = True
+        if not (mcp or self._record_all):
+            self.skipped += 1
             return
+        if self.failed:
+            self.unrecorded += 1
+            return
+        try:
+            rec = exchange_record(flow, redactor=self.redactor, body_limit=self._body_limit, sse=tap, error=error, now=now)
+        except Exception as e:  # noqa: BLE001 - a bad flow must not stop the proxy, nor go unrecorded
+            log.warning(f"mcpsniff: could not convert {flow.request.method} {flow.request.pretty_url}: {e!r}")
+            rec = fallback_record(flow, f"mcpsniff could not record this exchange fully: {type(e).__name__}: {e}", error)
         if self._write(rec):
             for listener in self.listeners:
                 try:
@@ -229,15 +248,13 @@ class McpSniff:
         try:
             self.writer.write(rec)
         except OSError as e:
+            # the traffic goes on: only the recording stops (loudly), the file keeps its whole lines
             path = self.writer.path
-            self.failed = f"cannot write to {path}: {e.strerror or e}; capture stopped"
-            self.stopped = True
+            self.failed = f"cannot write to {path}: {e.strerror or e}; recording stopped, the proxy kept forwarding"
             self._close_writer()
+            if rec.get("kind") == schema.KIND_EXCHANGE:
+                self.unrecorded += 1
             log.error(f"mcpsniff: {self.failed}")
-            try:
-                ctx.master.shutdown()
-            except Exception:  # noqa: BLE001 - no master (tests) or already stopping
-                pass
             return False
         if rec.get("kind") == schema.KIND_EXCHANGE:
             self.written += 1

@@ -13,9 +13,10 @@ the original bytes.
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Any, Iterable
+
+import orjson
 
 from .. import schema
 from ..mcp import EVENT_STREAM, media_type
@@ -54,10 +55,58 @@ def envelope(msg: Any) -> Any:
     return env
 
 
+def envelope_from_prefix(text: str) -> dict[str, Any] | None:
+    """The JSON-RPC envelope a cut JSON object still shows: its top-level ``jsonrpc``, ``id`` and
+    ``method`` values and whether ``result`` / ``error`` began (their contents are not kept)."""
+    if not text.startswith("{"):
+        return None
+    out: dict[str, Any] = {}
+    depth, i, n = 0, 0, len(text)
+    key: str | None = None
+    expect_key = True
+    while i < n:
+        c = text[i]
+        if c == '"':
+            j = i + 1
+            while j < n and text[j] != '"':
+                j += 2 if text[j] == "\\" else 1
+            if j >= n:
+                break
+            s = _loads(text[i : j + 1])
+            if depth == 1 and expect_key:
+                key = s if isinstance(s, str) else None
+            elif depth == 1 and key in ("jsonrpc", "id", "method") and isinstance(s, str):
+                out[key] = s
+            i = j + 1
+            continue
+        if c in "{[":
+            depth += 1
+            if depth == 2 and key in ("result", "error", "params"):
+                out[key] = {}
+        elif c in "}]":
+            depth -= 1
+        elif c == ":" and depth == 1:
+            expect_key = False
+        elif c == "," and depth == 1:
+            expect_key, key = True, None
+        elif depth == 1 and not expect_key and key == "id" and (c.isdigit() or c == "-"):
+            j = i
+            while j < n and (text[j].isdigit() or text[j] in "-+.eE"):
+                j += 1
+            num = _loads(text[i:j])
+            if isinstance(num, (int, float)):
+                out["id"] = num
+            i = j
+            continue
+        i += 1
+    return out if "jsonrpc" in out else None
+
+
 def _loads(data: bytes | str) -> Any:
+    """Strict JSON (no NaN, no lone surrogates, valid UTF-8), or _NOT_JSON."""
     try:
-        return json.loads(data)
-    except (ValueError, RecursionError):
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
         return _NOT_JSON
 
 
@@ -68,6 +117,28 @@ def loads_or_none(data: bytes | str) -> Any:
     """Decoded JSON, or None when it is not JSON (a JSON ``null`` is None too)."""
     obj = _loads(data)
     return None if obj is _NOT_JSON else obj
+
+
+def _why_not_json(data: bytes) -> str:
+    try:
+        orjson.loads(data)
+    except orjson.JSONDecodeError as e:
+        return f"not valid JSON ({str(e).split(':', 1)[0][:80]})"
+    return "not valid JSON"
+
+
+def storable(obj: Any) -> bool:
+    """Whether a value can be written as one JSON line (orjson: nesting up to 254 levels)."""
+    try:
+        orjson.dumps(obj)
+    except TypeError:
+        return False
+    return True
+
+
+def as_text(data: bytes) -> str:
+    """Bytes as text for the record: UTF-8, invalid bytes escaped as \\xNN (never a lone surrogate)."""
+    return data.decode("utf-8", "backslashreplace")
 
 
 def _looks_json(data: bytes) -> bool:
@@ -92,40 +163,50 @@ def body_record(
         return schema.make_body(0, encoding=enc)
     try:
         data = decode_content(raw, enc) if enc else raw
-    except ValueError:
-        return schema.make_body(len(raw), truncated=True, encoding=enc)
+    except ValueError as e:  # kept as it travelled, escaped, so nothing forwarded goes unrecorded
+        return _text_body(red.text(as_text(raw[: limit + 4096])), len(raw), enc, limit, reason=str(e)[:200])
     size = len(data)
     ctype = (schema.header_value([list(h) for h in headers], "content-type") or "").lower()
+    reason = None
     if size <= PARSE_CAP and (_looks_json(data) or "json" in ctype):
         obj = _loads(data)
-        if obj is not _NOT_JSON:
+        if obj is _NOT_JSON:
+            reason = _why_not_json(data) if _looks_json(data) else None
+        else:
             msgs, batch = rpc_messages(obj)
             if msgs is not None:
                 msgs = red.json(msgs)
                 if size > limit:
-                    return schema.make_body(
-                        size, truncated=True, encoding=enc, rpc=[envelope(m) for m in msgs], batch=batch
-                    )
-                return schema.make_body(size, encoding=enc, rpc=msgs, batch=batch)
-            redacted = red.json(obj)
-            text = data.decode("utf-8", "replace") if redacted == obj else json.dumps(redacted, ensure_ascii=False)
-            return _text_body(text, size, enc, limit)
+                    env = [envelope(m) for m in msgs]
+                    if storable(env):
+                        return schema.make_body(size, truncated=True, encoding=enc, rpc=env, batch=batch)
+                elif storable(msgs):
+                    return schema.make_body(size, encoding=enc, rpc=msgs, batch=batch)
+                reason = "JSON nested too deeply to keep as JSON"
+            else:
+                redacted = red.json(obj)
+                if redacted == obj:
+                    return _text_body(red.text(as_text(data[: limit + 4096])), size, enc, limit)
+                if storable(redacted):
+                    return _text_body(orjson.dumps(redacted).decode(), size, enc, limit)
+                reason = "JSON nested too deeply to keep as JSON"
     head = data[: limit + 4096] if size > limit else data
-    text = head.decode("utf-8", "replace")
+    text = as_text(head)
     if "x-www-form-urlencoded" in ctype:
         text = red.query(text)
     else:
         text = red.text(text)
-    return _text_body(text, size, enc, limit)
+    return _text_body(text, size, enc, limit, reason=reason)
 
 
-def _text_body(text: str, size: int, enc: str | None, limit: int) -> dict[str, Any]:
-    """A text Body, cut to ``limit`` bytes (UTF-8) when the body was larger."""
-    truncated = size > limit
+def _text_body(text: str, size: int, enc: str | None, limit: int, reason: str | None = None) -> dict[str, Any]:
+    """A text Body, cut to ``limit`` bytes (UTF-8) when the body was larger; ``reason`` says why a
+    JSON-looking body is kept as text."""
+    truncated = size > limit or len(text) > limit
     if truncated:
         b = text.encode("utf-8")[:limit]
         text = b.decode("utf-8", "ignore")
-    return schema.make_body(size, truncated=truncated, encoding=enc, text=text)
+    return schema.make_body(size, truncated=truncated, encoding=enc, text=text, reason=reason)
 
 
 # -- SSE ---------------------------------------------------------------------------------
@@ -147,7 +228,8 @@ class SseCollector:
         self.failed: str | None = None
         self.finished = False
         self.endpoints: list[str] = []  # data of `event: endpoint` events (legacy transport)
-        self._parser = SseParser(max_line=max(limit, 4096))
+        # events are parsed whole up to PARSE_CAP so an oversize one still yields its JSON-RPC envelope
+        self._parser = SseParser(max_line=max(limit, PARSE_CAP))
         try:
             self._decoder: StreamDecoder | None = StreamDecoder(encoding)
         except ValueError as e:
@@ -195,19 +277,22 @@ class SseCollector:
             self.endpoints.append(data)
             data = red.url(data)
         elif data[:1] in ("{", "["):
-            obj = _loads(data)
+            obj = _loads(data) if not ev.cut else _NOT_JSON
             if obj is not _NOT_JSON:
                 redacted = red.json(obj)
-                if self.kept + len(data) > self.limit:
+                if self.kept + len(data) > self.limit or not storable(redacted):
                     msgs, _ = rpc_messages(redacted)
+                    env: Any = None
                     if msgs is not None:
                         env = [envelope(m) for m in msgs]
-                        data = json.dumps(env if isinstance(redacted, list) else env[0], ensure_ascii=False)
-                    else:
-                        data = ""
+                        env = env if isinstance(redacted, list) else env[0]
+                    data = orjson.dumps(env).decode() if env is not None and storable(env) else ""
                     cut = True
                 elif redacted != obj:
-                    data = json.dumps(redacted, ensure_ascii=False)
+                    data = orjson.dumps(redacted).decode()
+            elif ev.cut:  # longer than even PARSE_CAP: keep what the prefix says of the envelope
+                env = envelope_from_prefix(data)
+                data = orjson.dumps(env).decode() if env else ""
             else:
                 data = red.text(data)
         elif data:
@@ -324,4 +409,27 @@ def exchange_record(
         server_addr=_addr(getattr(sc, "address", None)) if sc else None,
         resp=resp_rec,
         error=err,
+    )
+
+
+def fallback_record(flow: Any, why: str, error: str | None = None) -> dict[str, Any]:
+    """What can safely be said of a flow whose full conversion failed: method, URL (query dropped:
+    it may hold secrets), status and why the rest is missing. Never raises."""
+    req = flow.request
+    try:
+        url = str(req.url).split("?", 1)[0]
+    except Exception:  # noqa: BLE001
+        url = "?"
+    resp = flow.response
+    resp_rec = None
+    if resp is not None:
+        try:
+            resp_rec = schema.make_response(int(resp.status_code), [], schema.make_body(-1, truncated=True))
+        except Exception:  # noqa: BLE001
+            resp_rec = None
+    t = getattr(req, "timestamp_start", None) or time.time()
+    return schema.make_exchange(
+        getattr(flow, "id", "?"), t_req=t, method=str(getattr(req, "method", "?")), url=url,
+        req_headers=[], req_body=schema.make_body(-1, truncated=True), resp=resp_rec,
+        error=f"{error}; {why}" if error else why,
     )

@@ -38,6 +38,7 @@ class CaptureConfig:
     listen_port: int = 8080
     redact: bool = True
     redact_extra: list[str] = field(default_factory=list)
+    redact_patterns: list[str] = field(default_factory=list)
     body_limit: int = DEFAULT_BODY_LIMIT
     record_all: bool = False
     rotate_mb: int = 0
@@ -140,6 +141,7 @@ class Capture:
         if not 0 <= cfg.listen_port <= 65535:
             raise CaptureError(f"invalid listen port {cfg.listen_port}: use 0..65535 (0 picks a free port)")
         collector = _LogCollector()
+        collector.on_error = lambda msg: self.on_error(msg) if self.on_error else None
         root = logging.getLogger()
         root.addHandler(collector)
         try:
@@ -165,6 +167,7 @@ class Capture:
                 master.options.update(
                     mcpsniff_redact=cfg.redact,
                     mcpsniff_redact_extra=",".join(cfg.redact_extra),
+                    mcpsniff_redact_patterns="\n".join(cfg.redact_patterns),
                     mcpsniff_body_limit=cfg.body_limit,
                     mcpsniff_record_all=cfg.record_all,
                     mcpsniff_rotate_mb=cfg.rotate_mb,
@@ -186,7 +189,8 @@ class Capture:
                 # connections still open are cancelled when the loop closes: not worth a message
                 asyncio.get_running_loop().set_exception_handler(_quiet_exception_handler)
             if self.addon.failed:
-                raise CaptureError(self.addon.failed)
+                n = self.addon.unrecorded
+                raise CaptureError(f"{self.addon.failed}; {n} exchange{'s' if n != 1 else ''} went unrecorded")
             if not self._started:
                 msgs = collector.errors[startup_errors:]
                 raise CaptureError(_startup_message(cfg, msgs))

@@ -3,37 +3,50 @@
 A secret is replaced by ``<redacted:XXXXXXXX>``: the first 8 hex digits of
 HMAC-SHA256 over the secret with a random key made per capture, so equal
 secrets get equal markers inside one capture (you can still see "the same
-token was used twice") and nothing can be recovered or matched across captures.
-The key is never written anywhere.
+token was used twice", and an API key in a URL path still names one endpoint)
+and nothing can be recovered or matched across captures. The key is never
+written anywhere.
 
-What is redacted:
+What is redacted (docs/capture.md has the user-facing list):
 
-- headers: ``Authorization`` / ``Proxy-Authorization`` (the scheme is kept:
+- **headers**: ``Authorization`` / ``Proxy-Authorization`` (the scheme is kept:
   ``Bearer <redacted:...>``), ``Cookie`` / ``Set-Cookie`` (cookie names and
-  attributes kept), and any header whose name has a word like ``token``,
-  ``secret``, ``password``, ``auth``, ``apikey``, ``credential``, ``signature``
-  (``X-API-Key``, ``X-Auth-Token``, ``X-Amz-Security-Token`` ...);
-- query parameters and form fields (``application/x-www-form-urlencoded``)
-  named ``access_token``, ``token``, ``api_key``, ``key``, ``code``,
-  ``client_secret``, ``id_token``, ``refresh_token``, ``password``, ``sig`` ...;
-- JSON object members, at any depth, named like ``access_token``,
-  ``refreshToken``, ``client_secret``, ``password``, ``code_verifier``,
-  ``authorization``, ``cookie``, ``x-api-key`` ... (string values only).
+  attributes kept), and every header whose name contains one of the words
+  :data:`SECRET_HEADER_WORDS` (split on ``-``, ``_`` and ``.``: ``X-API-Key``,
+  ``Ocp-Apim-Subscription-Key``, ``X-Goog-Api-Key``, ``Private-Token``,
+  ``X-Vault-Token``, ``X-Amz-Security-Token`` ...). URLs in ``Referer``,
+  ``Location``, ``Origin``, ``Content-Location`` and ``Link`` headers are
+  redacted like request URLs;
+- **URLs**: query parameters named like secrets (:data:`SECRET_PARAMS`, and any
+  name containing ``secret``, ``password``, ``token``, ``apikey``), and path
+  segments that look like credentials: well-known token shapes (``sk-...``,
+  ``ghp_...``, ``xoxb-...``, ``AKIA...``, JWTs, :data:`TOKEN_SHAPES`) and long
+  high-entropy segments (at least 24 characters mixing letters and digits);
+- **JSON** members at any depth named like secrets (:data:`SECRET_FIELDS`, the
+  substrings above, ``...id_token``, ``credentials``), whatever the value: a
+  string, a number, an object or a list becomes one marker. ``code`` (an OAuth
+  authorization code) only when its value is a string: JSON-RPC error codes
+  are numbers and are evidence;
+- **text** (bodies that are not JSON, SSE data, and every string inside JSON):
+  ``name=value`` pairs and ``"name": value`` members with secret names,
+  ``Bearer``/``Basic`` credentials, and the token shapes above.
 
 ``Mcp-Session-Id`` (and the legacy ``session_id`` query parameter) are
-evidence, not secrets: never redacted.  Extra names (any of the three kinds)
-can be added; names are compared case-insensitively with ``-`` and ``_``
-ignored.
+evidence, not secrets: never redacted. Extra names (any kind) and extra
+patterns (regular expressions for path segments and text) can be added; names
+are compared case-insensitively with ``-``, ``_`` and ``.`` ignored.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 import os
 import re
+from collections import Counter
 from typing import Any, Iterable
-from urllib.parse import unquote_plus
+from urllib.parse import unquote, unquote_plus
 
 from ..schema import REDACTED_PREFIX
 
@@ -41,13 +54,16 @@ from ..schema import REDACTED_PREFIX
 SECRET_HEADERS = frozenset(
     {"authorization", "proxyauthorization", "cookie", "setcookie", "xapikey", "apikey"}
 )
-#: words (a header name split on - and _) that make a header secret
+#: words (a header name split on - _ .) that make a header secret
 SECRET_HEADER_WORDS = frozenset(
     {
-        "token", "secret", "password", "passwd", "auth", "authorization", "apikey",
-        "credential", "credentials", "signature", "cookie", "sessiontoken", "jwt",
+        "token", "secret", "password", "passwd", "pwd", "auth", "authorization", "apikey", "key",
+        "credential", "credentials", "signature", "sig", "cookie", "sessiontoken", "jwt", "bearer",
+        "private", "pat",
     }
 )
+#: headers whose value is a URL (redacted as one)
+URL_HEADERS = frozenset({"referer", "location", "origin", "contentlocation", "link", "refresh"})
 #: query parameter / form field names (normalised)
 SECRET_PARAMS = frozenset(
     {
@@ -55,7 +71,8 @@ SECRET_PARAMS = frozenset(
         "refreshtoken", "password", "passwd", "pwd", "sig", "signature", "secret",
         "auth", "authtoken", "sessiontoken", "codeverifier", "assertion",
         "clientassertion", "subjecttoken", "actortoken", "xamzsignature",
-        "xamzcredential", "xamzsecuritytoken", "xgoogsignature", "jwt",
+        "xamzcredential", "xamzsecuritytoken", "xgoogsignature", "jwt", "credentials",
+        "credential", "privatekey", "accesskey", "secretkey", "subscriptionkey",
     }
 )
 #: JSON member names (normalised)
@@ -65,16 +82,40 @@ SECRET_FIELDS = frozenset(
         "codeverifier", "authorization", "proxyauthorization", "cookie", "setcookie",
         "apikey", "xapikey", "xauthtoken", "token", "secret", "privatekey", "authtoken",
         "bearertoken", "sessiontoken", "clientassertion", "subjecttoken", "actortoken",
-        "registrationaccesstoken",
+        "registrationaccesstoken", "credentials", "credential", "accesskey", "secretkey",
+        "accesskeyid", "secretaccesskey", "subscriptionkey", "passphrase", "pwd",
     }
 )
+#: members that are secret only with a string value (OAuth codes; JSON-RPC error codes are numbers)
+STRING_ONLY_FIELDS = frozenset({"code"})
 #: substrings of a normalised JSON member / parameter name that make it secret
-SECRET_SUBSTRINGS = ("secret", "password", "accesstoken", "refreshtoken", "apikey")
+SECRET_SUBSTRINGS = ("secret", "password", "passwd", "accesstoken", "refreshtoken", "apikey", "privatekey", "credential")
 #: never secret, whatever the rules above say (MCP evidence)
-NEVER_SECRET = frozenset({"mcpsessionid", "sessionid", "progresstoken", "mcpprotocolversion"})
+NEVER_SECRET = frozenset({"mcpsessionid", "sessionid", "progresstoken", "mcpprotocolversion", "mcpmethod", "lasteventid"})
+#: header values kept exactly (evidence the analysis compares); other values get the text rules
+VERBATIM_HEADERS = frozenset({"mcpsessionid", "mcpprotocolversion", "mcpmethod", "lasteventid", "host", "contenttype",
+                              "contentlength", "accept", "acceptencoding", "contentencoding", "date"})
+#: well-known credential shapes, found in URL paths and any text
+TOKEN_SHAPES = (
+    r"sk-(?:proj-|ant-|live-|test-)?[A-Za-z0-9_\-]{16,}",
+    r"sk_(?:live|test)_[A-Za-z0-9]{16,}",
+    r"(?:rk|pk)_(?:live|test)_[A-Za-z0-9]{16,}",
+    r"gh[pousr]_[A-Za-z0-9]{30,}",
+    r"github_pat_[A-Za-z0-9_]{30,}",
+    r"glpat-[A-Za-z0-9_\-]{20,}",
+    r"xox[abposr]-[A-Za-z0-9\-]{10,}",
+    r"AKIA[0-9A-Z]{16}",
+    r"AIza[0-9A-Za-z_\-]{35}",
+    r"eyJ[A-Za-z0-9_\-]{5,}\.eyJ[A-Za-z0-9_\-]{5,}\.[A-Za-z0-9_\-]*",
+    r"hf_[A-Za-z0-9]{30,}",
+    r"npm_[A-Za-z0-9]{30,}",
+)
+HIGH_ENTROPY_MIN_LEN = 24
+HIGH_ENTROPY_BITS = 3.0
 
 _WORD_SPLIT = re.compile(r"[-_.\s]+")
 _NAME_OK = re.compile(r"^[A-Za-z0-9_.\-]+$")
+_SEGMENT_OK = re.compile(r"^[A-Za-z0-9_\-.~+=%]+$")
 
 
 def norm(name: str) -> str:
@@ -98,18 +139,50 @@ def parse_extra(spec: str | Iterable[str] | None) -> list[str]:
     return out
 
 
+def parse_patterns(spec: str | Iterable[str] | None) -> list[str]:
+    """Extra secret patterns (regular expressions); ValueError naming the one that does not compile."""
+    if spec is None:
+        return []
+    items = [p for p in (spec.split("\n") if isinstance(spec, str) else list(spec)) if p.strip()]
+    for p in items:
+        try:
+            re.compile(p)
+        except re.error as e:
+            raise ValueError(f"invalid pattern {p!r}: {e}") from None
+    return items
+
+
+def entropy_bits(s: str) -> float:
+    """Shannon entropy per character."""
+    n = len(s)
+    return -sum(c / n * math.log2(c / n) for c in Counter(s).values()) if n else 0.0
+
+
+def looks_like_credential(segment: str) -> bool:
+    """A URL path segment that is long, mixes letters and digits and is random-looking."""
+    s = segment.strip()
+    if len(s) < HIGH_ENTROPY_MIN_LEN or not _SEGMENT_OK.match(s):
+        return False
+    if not (re.search(r"[A-Za-z]", s) and re.search(r"[0-9]", s)):
+        return False
+    return entropy_bits(s) >= HIGH_ENTROPY_BITS
+
+
 class Redactor:
     """Redacts one capture's records.  ``enabled=False`` makes every method an identity."""
 
-    def __init__(self, *, enabled: bool = True, extra: Iterable[str] = (), key: bytes | None = None) -> None:
+    def __init__(self, *, enabled: bool = True, extra: Iterable[str] = (), key: bytes | None = None,
+                 patterns: Iterable[str] = ()) -> None:
         self.enabled = enabled
         self.extra = list(extra)
+        self.patterns = list(patterns)
         self._extra = frozenset(norm(x) for x in self.extra)
         self._key = key if key is not None else os.urandom(32)
+        self._shapes = re.compile("|".join(f"(?:{p})" for p in (*TOKEN_SHAPES, *self.patterns)))
         self.count = 0  # values redacted so far
 
     def __repr__(self) -> str:  # never show the key
-        return f"Redactor(enabled={self.enabled}, extra={self.extra!r})"
+        return f"Redactor(enabled={self.enabled}, extra={self.extra!r}, patterns={self.patterns!r})"
 
     # -- the marker ------------------------------------------------------------
     def marker(self, secret: str | bytes) -> str:
@@ -132,7 +205,7 @@ class Redactor:
         n = norm(name)
         if n in NEVER_SECRET:
             return False
-        return n in SECRET_PARAMS or n in self._extra or any(s in n for s in SECRET_SUBSTRINGS)
+        return n in SECRET_PARAMS or n in self._extra or any(s in n for s in SECRET_SUBSTRINGS) or n.endswith("token")
 
     def is_secret_field(self, name: str) -> bool:
         n = norm(name)
@@ -140,13 +213,17 @@ class Redactor:
             return False
         if n in SECRET_FIELDS or n in self._extra or any(s in n for s in SECRET_SUBSTRINGS):
             return True
-        return n.endswith(("idtoken", "authtoken", "bearertoken", "sessiontoken"))
+        return n.endswith(("idtoken", "authtoken", "bearertoken", "sessiontoken", "accesstoken", "apitoken"))
 
     # -- headers -------------------------------------------------------------------
     def header_value(self, name: str, value: str) -> str:
-        if not self.enabled or not value or not self.is_secret_header(name):
+        if not self.enabled or not value:
             return value
         n = norm(name)
+        if not self.is_secret_header(name):
+            if n in URL_HEADERS:
+                return self.url(value)
+            return value if n in VERBATIM_HEADERS else self.text(value)
         if n in ("authorization", "proxyauthorization"):
             scheme, sp, cred = value.partition(" ")
             if sp and cred.strip():
@@ -178,63 +255,137 @@ class Redactor:
             name, eq, val = part.partition("=")
             if eq and val and self.is_secret_param(unquote_plus(name)):
                 part = f"{name}={self.marker(unquote_plus(val))}"
+            elif eq and val:
+                part = f"{name}={self._shapes_in(val)}"
             parts.append(part)
         return "&".join(parts)
 
+    def path(self, path: str) -> str:
+        """Redact credential-looking segments of a URL path (token shapes, long random segments)."""
+        if not self.enabled or not path:
+            return path
+        segs = path.split("/")
+        for i, seg in enumerate(segs):
+            if not seg:
+                continue
+            plain = unquote(seg)
+            if self._shapes.fullmatch(plain) or looks_like_credential(plain):
+                segs[i] = self.marker(plain)
+            else:
+                segs[i] = self._shapes_in(seg)
+        return "/".join(segs)
+
     def url(self, url: str) -> str:
-        if not self.enabled or "?" not in url:
+        if not self.enabled or not url:
             return url
-        base, _, rest = url.partition("?")
+        base, q, rest = url.partition("?")
         query, hsh, frag = rest.partition("#")
-        return f"{base}?{self.query(query)}{hsh}{frag}"
+        scheme, sep, after = base.partition("://")
+        if sep:
+            host, slash, path = after.partition("/")
+            if "@" in host:  # user:password@host
+                host = self.marker(host.rsplit("@", 1)[0]) + "@" + host.rsplit("@", 1)[1]
+            base = f"{scheme}://{host}{slash}{self.path(path)}"
+        else:
+            base = self.path(base)
+        return base + (f"?{self.query(query)}{hsh}{frag}" if q else "")
 
     # -- JSON ---------------------------------------------------------------------------
     def json(self, obj: Any) -> Any:
-        """A redacted copy of a decoded JSON value (the input is not modified)."""
+        """A redacted copy of a decoded JSON value (the input is not modified), at any depth."""
         if not self.enabled:
             return obj
-        return self._json(obj, 0)
+        return self._walk(obj)
 
-    def _json(self, obj: Any, depth: int) -> Any:
-        if depth > 64:  # pathological nesting: keep as is
+    def _value(self, key: str, v: Any) -> Any:
+        """A member's value: a marker if the member is secret, else the value walked."""
+        if self.is_secret_field(key) and v not in (None, "", [], {}) and not isinstance(v, bool):
+            if isinstance(v, str):
+                return self._secret_string(key, v)
+            return self.marker(_canonical(v))
+        if norm(key) in STRING_ONLY_FIELDS and isinstance(v, str) and v:
+            return self.marker(v)
+        return v
+
+    def _walk(self, obj: Any) -> Any:
+        """Iterative deep copy with redaction (no recursion: any nesting depth)."""
+        if isinstance(obj, str):
+            return self.text(obj)
+        if not isinstance(obj, (dict, list)):
             return obj
-        if isinstance(obj, dict):
-            out = {}
-            for k, v in obj.items():
-                if isinstance(k, str) and isinstance(v, str) and v and self.is_secret_field(k):
-                    out[k] = self._secret_string(k, v)
+        root: Any = {} if isinstance(obj, dict) else []
+        stack: list[tuple[Any, Any]] = [(obj, root)]
+        while stack:
+            src, dst = stack.pop()
+            items = src.items() if isinstance(src, dict) else enumerate(src)
+            for k, v in items:
+                if isinstance(src, dict) and isinstance(k, str):
+                    nv = self._value(k, v)
+                    if nv is not v:
+                        dst[k] = nv
+                        continue
+                if isinstance(v, (dict, list)):
+                    child: Any = {} if isinstance(v, dict) else []
+                    if isinstance(dst, dict):
+                        dst[k] = child
+                    else:
+                        dst.append(child)
+                    stack.append((v, child))
+                    continue
+                nv = self.text(v) if isinstance(v, str) else v
+                if isinstance(dst, dict):
+                    dst[k] = nv
                 else:
-                    out[k] = self._json(v, depth + 1)
-            return out
-        if isinstance(obj, list):
-            return [self._json(v, depth + 1) for v in obj]
-        return obj
+                    dst.append(nv)
+        return root
 
     def _secret_string(self, key: str, value: str) -> str:
         if norm(key) in ("authorization", "proxyauthorization", "cookie", "setcookie"):
             return self.header_value(key, value)
         return self.marker(value)
 
-    # -- free text (bodies that could not be parsed) -------------------------------------
-    _TEXT_JSON = re.compile(r'"([A-Za-z0-9_.\-]{1,64})"(\s*:\s*)"((?:[^"\\]|\\.)*)"')
+    # -- free text (bodies that could not be parsed, SSE data, strings in JSON) ----------
+    _TEXT_JSON = re.compile(r'"([A-Za-z0-9_.\-]{1,64})"(\s*:\s*)("(?:[^"\\]|\\.)*"|-?\d[\d.eE+\-]*)')
     _TEXT_FORM = re.compile(r"(?<![A-Za-z0-9_.\-])([A-Za-z0-9_.\-]{1,64})=([^&\s\"'<>]+)")
-    _TEXT_BEARER = re.compile(r"\b(Bearer|Basic)\s+([A-Za-z0-9._~+/=\-]{8,})")
+    _TEXT_BEARER = re.compile(r"\b(Bearer|Basic|Token)\s+([A-Za-z0-9._~+/=\-]{8,})")
 
     def text(self, text: str) -> str:
-        """Best effort for text that is not valid JSON (e.g. cut at the size limit)."""
+        """Best effort for text: secret ``"name": value`` and ``name=value`` pairs, credentials after
+        ``Bearer``/``Basic``, and the well-known token shapes."""
         if not self.enabled or not text:
             return text
+        if "=" in text:
+            text = self._TEXT_FORM.sub(self._form, text)
+        if '"' in text:
+            text = self._TEXT_JSON.sub(self._js, text)
+        if "Bearer" in text or "Basic" in text or "Token" in text:
+            text = self._TEXT_BEARER.sub(lambda m: f"{m.group(1)} {self.marker(m.group(2))}", text)
+        return self._shapes_in(text)
 
-        def js(m: re.Match) -> str:
-            if self.is_secret_field(m.group(1)):
-                return f'"{m.group(1)}"{m.group(2)}"{self.marker(m.group(3))}"'
-            return m.group(0)
+    def _js(self, m: re.Match) -> str:
+        name, value = m.group(1), m.group(3)
+        is_str = value.startswith('"')
+        if self.is_secret_field(name) or (is_str and norm(name) in STRING_ONLY_FIELDS):
+            secret = value[1:-1] if is_str else value
+            if not secret or secret.startswith(REDACTED_PREFIX):
+                return m.group(0)
+            return f'"{name}"{m.group(2)}"{self.marker(secret)}"'
+        return m.group(0)
 
-        def form(m: re.Match) -> str:
-            if self.is_secret_param(m.group(1)):
-                return f"{m.group(1)}={self.marker(unquote_plus(m.group(2)))}"
-            return m.group(0)
+    def _form(self, m: re.Match) -> str:
+        if self.is_secret_param(m.group(1)) and not m.group(2).startswith(REDACTED_PREFIX):
+            return f"{m.group(1)}={self.marker(unquote_plus(m.group(2)))}"
+        return m.group(0)
 
-        text = self._TEXT_JSON.sub(js, text)
-        text = self._TEXT_FORM.sub(form, text)
-        return self._TEXT_BEARER.sub(lambda m: f"{m.group(1)} {self.marker(m.group(2))}", text)
+    def _shapes_in(self, text: str) -> str:
+        return self._shapes.sub(lambda m: self.marker(m.group(0)), text)
+
+
+def _canonical(v: Any) -> str:
+    """A stable string for a non-string secret value (equal values, equal markers)."""
+    try:
+        import orjson
+
+        return orjson.dumps(v, option=orjson.OPT_SORT_KEYS).decode()
+    except (TypeError, ImportError):
+        return repr(v)

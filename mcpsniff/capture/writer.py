@@ -2,19 +2,52 @@
 
 from __future__ import annotations
 
+import math
 import os
 from typing import Any, Callable
 
+import orjson
+
+
+MAX_DEPTH = 200  # orjson writes up to 254 levels; deeper parts are kept as text
+
+
+def _clean(obj: Any, depth: int = 0) -> Any:
+    """A copy orjson can write and read back: lone surrogates escaped as \\xNN, integers beyond
+    64 bits as strings, non-finite floats as strings, parts nested deeper than MAX_DEPTH as text."""
+    if isinstance(obj, str):
+        try:
+            obj.encode("utf-8")
+            return obj
+        except UnicodeEncodeError:
+            return obj.encode("utf-8", "surrogatepass").decode("utf-8", "backslashreplace")
+    if isinstance(obj, bool) or obj is None:
+        return obj
+    if isinstance(obj, int):
+        return obj if -(1 << 63) <= obj < (1 << 64) else str(obj)
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else str(obj)
+    if depth >= MAX_DEPTH:
+        return f"<{type(obj).__name__} nested deeper than {MAX_DEPTH} levels, not kept>"
+    if isinstance(obj, dict):
+        return {str(_clean(k, depth + 1)): _clean(v, depth + 1) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_clean(v, depth + 1) for v in obj]
+    return str(obj)
+
 
 def _dumps(obj: Any) -> bytes:
+    """One JSON line that the reader accepts, whatever the record holds (never a line it rejects)."""
     try:
-        import orjson
-
         return orjson.dumps(obj) + b"\n"
-    except (ImportError, TypeError):  # e.g. integers beyond 64 bits, lone surrogates
-        import json
-
-        return json.dumps(obj, separators=(",", ":")).encode("utf-8") + b"\n"
+    except TypeError:
+        pass
+    try:
+        return orjson.dumps(_clean(obj)) + b"\n"
+    except (TypeError, RecursionError) as e:  # pragma: no cover - _clean leaves nothing unwritable
+        stub = {k: obj.get(k) for k in ("v", "kind", "id", "t") if isinstance(obj, dict)}
+        stub["error"] = f"record could not be written: {e}"
+        return orjson.dumps(_clean(stub)) + b"\n"
 
 
 def rotated_path(path: str, part: int) -> str:
@@ -50,17 +83,33 @@ class JsonlWriter:
     def _open(self) -> None:
         parent = os.path.dirname(os.path.abspath(self.path))
         os.makedirs(parent, exist_ok=True)
-        self.fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | getattr(os, "O_CLOEXEC", 0), 0o600)
-        self.size = os.fstat(self.fd).st_size
+        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | getattr(os, "O_CLOEXEC", 0), 0o600)
+        st = os.fstat(fd)
+        if st.st_mode & 0o077:  # an existing file others can read: make it private, or refuse it
+            try:
+                os.fchmod(fd, 0o600)
+            except OSError as e:
+                os.close(fd)
+                raise OSError(e.errno, f"it is readable by others and cannot be made private ({e.strerror})") from None
+        self.fd = fd
+        self.size = st.st_size
         self._write_line(_dumps(self.meta(self.part)))
 
     def _write_line(self, line: bytes) -> None:
         assert self.fd is not None
         n = os.write(self.fd, line)
         if n != len(line):
+            self._cut_back()
             raise OSError(28, f"short write ({n} of {len(line)} bytes), disk full?")
         self.size += n
         self.lines += 1
+
+    def _cut_back(self) -> None:
+        """Remove a partly written line, so the file ends with whole lines (best effort)."""
+        try:
+            os.ftruncate(self.fd, self.size)
+        except OSError:
+            pass
 
     def write(self, record: dict[str, Any]) -> None:
         if self.fd is None:

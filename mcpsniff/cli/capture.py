@@ -15,7 +15,7 @@ from typing import Annotated, Optional
 import typer
 
 from ..capture import Capture, CaptureConfig, default_output, run_until_stopped
-from ..capture.redact import parse_extra
+from ..capture.redact import parse_extra, parse_patterns
 from ..errors import UsageError
 from . import live
 from .app import app
@@ -75,6 +75,10 @@ def capture_command(
         Optional[list[str]],
         typer.Option("--redact", help="Also redact this header / query parameter / JSON field name (repeatable)."),
     ] = None,
+    redact_pattern: Annotated[
+        Optional[list[str]],
+        typer.Option("--redact-pattern", help="Also redact what this regular expression matches in URL paths and text (repeatable)."),
+    ] = None,
     body_limit: Annotated[
         str, typer.Option("--body-limit", help="Bytes of each body kept in the record (k/M suffixes allowed).")
     ] = "1MiB",
@@ -107,6 +111,10 @@ def capture_command(
         extra = parse_extra(redact or [])
     except ValueError as e:
         raise UsageError(f"--redact: {e}") from None
+    try:
+        patterns = parse_patterns(redact_pattern or [])
+    except ValueError as e:
+        raise UsageError(f"--redact-pattern: {e}") from None
     for spec in set_options or []:
         if "=" not in spec or not spec.split("=", 1)[0].strip():
             raise UsageError(f"--set: {spec!r} is not NAME=VALUE")
@@ -119,6 +127,7 @@ def capture_command(
         listen_port=listen_port,
         redact=not no_redact,
         redact_extra=extra,
+        redact_patterns=patterns,
         body_limit=limit,
         record_all=record_all,
         rotate_mb=rotate_mb,
@@ -128,9 +137,14 @@ def capture_command(
     )
     summary = live.LiveSummary()
     err = sys.stderr
+
+    def setup(c: Capture) -> None:
+        c.addon.listeners.append(summary.add)
+        c.on_error = lambda msg: print(f"error: {msg}", file=err, flush=True)  # at once, not at the end
+
     cap = run_until_stopped(
         cfg,
-        setup=lambda c: c.addon.listeners.append(summary.add),
+        setup=setup,
         beside=lambda c: live.show(c, summary, err, live_ui=not quiet and err.isatty(), quiet=quiet, interval=10.0,
                                    on_ready=lambda c2: _ready_banner(cfg, c2)),
     )

@@ -21,6 +21,7 @@ from ..errors import LoadError, McpSniffError, NotFound
 from ..load import Problem, file_size
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
 MAX_PROBLEM_LINES = 20
 PROGRESS_MIN_BYTES = 20 * 1024 * 1024
 PIPE_WIDTH = 140  # table width when stdout is not a terminal
@@ -62,6 +63,8 @@ def reports_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
             return fn(*args, **kwargs)
         except McpSniffError as e:
             raise fail(str(e)) from None
+        except KeyboardInterrupt:  # e.g. waiting on a FIFO nobody writes to
+            raise fail("interrupted", EXIT_INTERRUPTED) from None
 
     return wrapper
 

@@ -18,7 +18,9 @@ from typing import Any, Callable, Iterator
 from ..errors import LoadError
 from ..schema import SchemaError, check_record
 from . import flows, har, jsonl
-from .base import InputInfo, OnProblem, Problem, Reading, open_bytes, peek
+import zlib
+
+from .base import GZIP_MAGIC, InputInfo, OnProblem, Problem, Reading, is_regular_file, open_bytes, open_input
 
 #: input formats, in the order ties are broken
 FORMATS: dict[str, ModuleType] = {m.NAME: m for m in (jsonl, har, flows)}
@@ -44,18 +46,24 @@ def read(
     and reported like any other bad line.  ``byte_range`` (JSONL only) reads the
     lines that start inside ``[start, end)``.
     """
-    fo = open_bytes(r.name)
+    if byte_range is not None:
+        opened = None
+        fo = open_bytes(r.name)
+        r.fmt = jsonl.NAME
+        reader = jsonl.records(r, fo, byte_range)
+    else:
+        opened = open_input(r.name)
+        fo = opened.stream
+        r.fmt = detect_format(opened.head, r.name)
+        reader = FORMATS[r.fmt].records(r, fo)
     with fo:
-        if byte_range is not None:
-            r.fmt = jsonl.NAME
-            reader = jsonl.records(r, fo, byte_range)
-        else:
-            r.fmt = detect_format(peek(fo), r.name)
-            reader = FORMATS[r.fmt].records(r, fo)
-        for line, rec in reader:
+        for line, rec in _guarded(r, reader, gzipped=bool(opened and opened.gzipped)):
             if convert is not None:
                 try:
                     item = convert(rec, line)
+                except SchemaError as e:  # the converter checked a value and said what is wrong
+                    r.problem(line, str(e))
+                    continue
                 except Exception as e:  # noqa: BLE001 - explained and reported below
                     try:
                         check_record(rec)
@@ -75,12 +83,31 @@ def read(
             yield line, item
 
 
+def _guarded(r: Reading, reader: Iterator[tuple[int, Any]], *, gzipped: bool) -> Iterator[tuple[int, Any]]:
+    """The reader's records; a stream that breaks mid-way (a cut gzip file, an I/O error) ends the
+    input with one problem instead of a traceback."""
+    try:
+        yield from reader
+    except EOFError:
+        r.problem(None, "the gzip stream ends early (the file was cut); the rest is missing" if gzipped else "the input ends early")
+    except (OSError, zlib.error) as e:
+        what = "not a valid gzip stream" if gzipped else "cannot read"
+        r.problem(None, f"{what} ({getattr(e, 'strerror', None) or e}); the rest of the input is skipped")
+
+
 def jsonl_ranges(name: str, n: int) -> list[tuple[int, int]] | None:
-    """Split a JSONL file into ``n`` byte ranges on line boundaries (None if it is not JSONL)."""
+    """Split a plain JSONL file into ``n`` byte ranges on line boundaries (None for anything else:
+    another format, a compressed file, a pipe)."""
+    if not is_regular_file(name):
+        return None
     with open_bytes(name) as fo:
-        if detect_format(peek(fo), name) != jsonl.NAME:
+        head = fo.read(HEAD)
+        if head[:2] == GZIP_MAGIC or detect_format(head, name) != jsonl.NAME:
             return None
         return jsonl.ranges(fo, n)
+
+
+HEAD = 4096
 
 
 def file_size(name: str) -> int:

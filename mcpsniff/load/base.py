@@ -7,7 +7,10 @@ reported and skipped, or, with ``strict=True``, raised as
 
 from __future__ import annotations
 
+import gzip
 import io
+import os
+import stat
 import sys
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO, Callable
@@ -67,12 +70,15 @@ class Reading:
         return InputInfo(self.name, self.fmt, self.exchanges, tuple(self.meta))
 
 
-def open_bytes(name: str) -> BinaryIO:
-    """A binary stream for a path, or for ``-`` (standard input); LoadError when it cannot be opened."""
+HEAD_BYTES = 64 * 1024  # what format detection looks at
+GZIP_MAGIC = b"\x1f\x8b"
+
+
+def _open_raw(name: str) -> BinaryIO:
     if name == "-":
-        return io.BytesIO(sys.stdin.buffer.read())
+        return sys.stdin.buffer
     try:
-        return open(name, "rb")
+        return open(name, "rb")  # a FIFO waits here for its writer, as `cat` does
     except FileNotFoundError:
         raise LoadError(f"{name}: no such file") from None
     except IsADirectoryError:
@@ -83,11 +89,107 @@ def open_bytes(name: str) -> BinaryIO:
         raise LoadError(f"{name}: cannot open ({e.strerror or e})") from None
 
 
-def peek(fo: BinaryIO, n: int = 4096) -> bytes:
-    pos = fo.tell()
-    head = fo.read(n)
-    fo.seek(pos)
-    return head
+class _Prefixed(io.RawIOBase):
+    """``head`` then the rest of ``stream``: a head read for detection is given back without seeking."""
+
+    def __init__(self, head: bytes, stream: BinaryIO) -> None:
+        self._head = memoryview(head)
+        self._stream = stream
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: Any) -> int:
+        if self._head:
+            n = min(len(b), len(self._head))
+            b[:n] = self._head[:n]
+            self._head = self._head[n:]
+            return n
+        data = self._stream.read(len(b))
+        n = len(data)
+        b[:n] = data
+        return n
+
+    def close(self) -> None:
+        try:
+            self._stream.close()
+        finally:
+            super().close()
+
+
+class _EndsEarly(io.RawIOBase):
+    """The rest of a stream that already ended early: reading it says so again."""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: Any) -> int:
+        raise EOFError("the stream ends early")
+
+
+def _read_head(stream: BinaryIO, n: int = HEAD_BYTES) -> tuple[bytes, bool]:
+    """Up to ``n`` first bytes, and whether the stream ended early (a cut gzip file) meanwhile."""
+    chunks, got = [], 0
+    while got < n:
+        try:
+            part = stream.read(min(1024, n - got))  # small reads: a cut stream loses little
+        except EOFError:
+            return b"".join(chunks), True
+        if not part:
+            break
+        chunks.append(part)
+        got += len(part)
+    return b"".join(chunks), False
+
+
+@dataclass
+class Opened:
+    """An input opened for reading: its stream (no seeking needed), its first bytes, whether it was gzip."""
+
+    stream: BinaryIO
+    head: bytes
+    gzipped: bool
+
+    def __enter__(self) -> "Opened":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stream.close()
+
+
+def open_input(name: str) -> Opened:
+    """Open a path, ``-`` (stdin), a pipe, a FIFO or ``/dev/fd/N`` for reading, unzipping gzip by its magic.
+
+    Nothing here seeks, so any readable stream works; the first bytes are read for format
+    detection and handed back in front of the rest."""
+    raw = _open_raw(name)
+    try:
+        head, _ = _read_head(raw)
+        stream: BinaryIO = io.BufferedReader(_Prefixed(head, raw))
+        gzipped = head[:2] == GZIP_MAGIC
+        if gzipped:
+            unzipped = gzip.GzipFile(fileobj=stream, mode="rb")
+            head, cut = _read_head(unzipped)
+            rest: Any = _EndsEarly() if cut else unzipped
+            stream = io.BufferedReader(_Prefixed(head, rest))
+    except (OSError, EOFError) as e:
+        raw.close()
+        raise LoadError(f"{name}: cannot read ({getattr(e, 'strerror', None) or e})") from None
+    return Opened(stream, head, gzipped)
+
+
+def is_regular_file(name: str) -> bool:
+    """A plain file on disk (seekable, so it can be read in parallel byte ranges)."""
+    try:
+        return name != "-" and stat.S_ISREG(os.stat(name).st_mode)
+    except OSError:
+        return False
+
+
+def open_bytes(name: str) -> BinaryIO:
+    """A seekable binary file for a regular path (parallel range reading); LoadError otherwise."""
+    raw = _open_raw(name)
+    return raw
 
 
 def short_json_error(e: Exception) -> str:

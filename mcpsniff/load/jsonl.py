@@ -11,6 +11,7 @@ from ..schema import KIND_EXCHANGE, SCHEMA_VERSION, SchemaError, check_record
 from .base import Reading, short_json_error
 
 NAME = "jsonl"
+BOM = b"\xef\xbb\xbf"
 
 
 def sniff(head: bytes, name: str) -> int:
@@ -44,6 +45,8 @@ def records(r: Reading, fo: BinaryIO, byte_range: tuple[int, int] | None = None)
             line_no -= 1
             break
         pos += len(raw)
+        if line_no == 1 and raw.startswith(BOM):
+            raw = raw[len(BOM):]
         if not raw.strip():
             continue
         seen_any = True

@@ -20,12 +20,12 @@ echo      for each follow-up: "echoed" (an id issued to
 
 from __future__ import annotations
 
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin
 
 import numpy as np
 import pandas as pd
 
-from ..mcp import EVENT_STREAM, EXCHANGE_ERAS, MODERN_VERSION, NO_USER_AGENT, endpoint_key, is_2xx
+from ..mcp import EVENT_STREAM, EXCHANGE_ERAS, MODERN_VERSION, NO_USER_AGENT, endpoint_key, is_2xx, netloc
 
 DERIVED = ("plane", "endpoint", "era", "echo", "sid_issued_to", "neg_version", "scope_sid", "follow_up")
 SESSION_COLUMNS = ["sid", "plane", "endpoint", "t", "version", "row"]
@@ -87,7 +87,10 @@ def _derive_era(df: pd.DataFrame) -> None:
     announced: set[str] = set()
     for url, data in df.loc[legacy_get, ["url", "first_event_data"]].itertuples(index=False):
         if isinstance(data, str) and data.strip():
-            announced.add(urljoin(url, data.strip()))
+            try:
+                announced.add(urljoin(url, data.strip()))
+            except ValueError:  # an announced URL that does not parse announces nothing
+                continue
     legacy = pd.Series(legacy_get, index=df.index)
     if announced:
         legacy |= df["url"].isin(announced)
@@ -109,9 +112,9 @@ def _derive_era(df: pd.DataFrame) -> None:
         probe_cand = (df["rpc_method"] == "initialize") & df["status"].between(400, 499) & (era == "handshake")
         if probe_cand.any():
             lg = df.loc[legacy_get, ["plane", "url", "t_req"]]
-            lg_keys = {(p, urlsplit(u).netloc) for p, u in lg[["plane", "url"]].itertuples(index=False)}
+            lg_keys = {(p, netloc(u)) for p, u in lg[["plane", "url"]].itertuples(index=False)}
             cand = df.loc[probe_cand, ["plane", "url"]]
-            is_probe = [(p, urlsplit(u).netloc) in lg_keys for p, u in cand.itertuples(index=False)]
+            is_probe = [(p, netloc(u)) in lg_keys for p, u in cand.itertuples(index=False)]
             era.loc[cand.index[np.asarray(is_probe, dtype=bool)]] = "probe"
     df["era"] = pd.Categorical(era, categories=list(EXCHANGE_ERAS))
 

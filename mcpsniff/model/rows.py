@@ -27,6 +27,7 @@ from pandas.api.types import union_categoricals
 
 from .. import load
 from ..load import InputInfo, Problem, Reading
+from ..schema import SchemaError, bad_size, bad_status, bad_time
 from ..mcp import (
     H_ACCEPT, H_LAST_EVENT_ID, H_METHOD, H_NAME, H_PROTOCOL_VERSION, H_SESSION, H_USER_AGENT,
     META_CLIENT_CAPABILITIES, META_CLIENT_INFO, META_PROTOCOL_VERSION, media_type,
@@ -112,7 +113,8 @@ def _rpc_error(resp: dict[str, Any]) -> tuple[float, str | None]:
             if isinstance(err, dict):
                 code = err.get("code")
                 msg = err.get("message")
-                return (float(code) if type(code) is int else np.nan), (msg[:MSG_CHARS] if isinstance(msg, str) else None)
+                code = float(code) if type(code) is int and abs(code) < 1 << 53 else np.nan
+                return code, (msg[:MSG_CHARS] if isinstance(msg, str) else None)
     return np.nan, None
 
 
@@ -162,6 +164,59 @@ def _count_stream_responses(events: list[dict[str, Any]]) -> int:
     )
 
 
+class _Invalid(ValueError):
+    """row_of saw a structural violation; the loader asks schema.check_record for the words."""
+
+
+def _check_body(b: Any) -> dict[str, Any]:
+    """The body dict ({} for none); _Invalid for anything check_record would reject."""
+    if b is None:
+        return {}
+    if type(b) is not dict:
+        raise _Invalid
+    size, text, rpc, cut, batch = b.get("size"), b.get("text"), b.get("rpc"), b.get("truncated"), b.get("batch")
+    if (size is not None and bad_size(size)) or (text is not None and type(text) is not str) or (
+            rpc is not None and type(rpc) is not list) or (cut is not None and type(cut) is not bool) or (
+            batch is not None and type(batch) is not bool):
+        raise _Invalid
+    return b
+
+
+def _headers(h: Any) -> Any:
+    """Header pairs ([name, value] lists of strings); _Invalid otherwise."""
+    if h is None:
+        return ()
+    if type(h) is not list:
+        raise _Invalid
+    for pair in h:
+        if type(pair) is not list or len(pair) != 2 or type(pair[0]) is not str or type(pair[1]) is not str:
+            raise _Invalid
+    return h
+
+
+def _check_events(events: Any) -> None:
+    if type(events) is not list:
+        raise _Invalid
+    for ev in events:
+        if type(ev) is not dict or type(ev.get("data", "")) is not str:
+            raise _Invalid
+        t, i, e = ev.get("t"), ev.get("id"), ev.get("event")
+        if (t is not None and bad_time(t)) or (i is not None and type(i) is not str) or (e is not None and type(e) is not str):
+            raise _Invalid
+
+
+def _checked(problem: str | None, where: str) -> None:
+    if problem is not None:
+        raise SchemaError(f"'{where}' {problem}")
+
+
+def _flag(x: Any, where: str) -> bool:
+    """A JSON boolean field (absent = false); anything else is a bad record, not a truthy value."""
+    if x is None or type(x) is bool:
+        return bool(x)
+    raise SchemaError(f"'{where}' is not true or false")
+
+
 def row_of(r: dict[str, Any], src: int, line: int) -> tuple:
     """One exchange record -> one tuple in COLUMNS order (raises on a malformed record).
 
@@ -170,7 +225,7 @@ def row_of(r: dict[str, Any], src: int, line: int) -> tuple:
     req = r["req"]
     hv: list[str | None] = [None] * _N_SLOTS
     names = []
-    for n, v in req["headers"]:
+    for n, v in _headers(req.get("headers")):
         ln = n.lower()
         names.append(ln)
         slot = _HDR_SLOT.get(ln)
@@ -184,7 +239,7 @@ def row_of(r: dict[str, Any], src: int, line: int) -> tuple:
     if type(http_method) is not str or type(url) is not str:
         raise TypeError("method/url")
     exid = r.get("id")
-    body = req.get("body") or {}
+    body = _check_body(req.get("body"))
     rpc = body.get("rpc") or ()
     first = rpc[0] if rpc and type(rpc[0]) is dict else None
     if first is not None:
@@ -199,8 +254,8 @@ def row_of(r: dict[str, Any], src: int, line: int) -> tuple:
     else:
         rpc_method = rid = None
         params = meta = {}
-    batch = bool(body.get("batch"))
-    req_trunc = bool(body.get("truncated"))
+    batch = _flag(body.get("batch"), "req.body.batch")
+    req_trunc = _flag(body.get("truncated"), "req.body.truncated")
     n_msgs = len(rpc)
     has_id = rid is not None
     notif_only = bool(rpc) and all(type(m) is dict and not ("method" in m and "id" in m) for m in rpc)
@@ -223,12 +278,16 @@ def row_of(r: dict[str, Any], src: int, line: int) -> tuple:
 
     resp = r.get("resp")
     neg_pv = None
-    if resp:
+    if resp is not None and type(resp) is not dict:
+        raise _Invalid
+    if resp is not None:
         status = resp["status"]
+        if type(status) is not int or not 100 <= status <= 599:
+            _checked(bad_status(status), "resp.status")
         resp_sid = None
         resp_sid_n = 0
         rv: list[str | None] = [None] * 4
-        for n, v in resp.get("headers") or ():
+        for n, v in _headers(resp.get("headers")):
             ln = n.lower()
             if ln == H_SESSION:
                 resp_sid_n += 1
@@ -239,12 +298,18 @@ def row_of(r: dict[str, Any], src: int, line: int) -> tuple:
                 if slot is not None and type(v) is str:
                     rv[slot] = v if rv[slot] is None else f"{rv[slot]}, {v}"
         acah, aceh, acao, location = rv
-        rpc_err, resp_msg = _rpc_error(resp) if status >= 300 or resp.get("sse") else (np.nan, None)
+        ct = resp.get("content_type")
+        if ct is not None and type(ct) is not str:
+            raise _Invalid
+        ctype = media_type(ct)
+        rb = _check_body(resp.get("body"))
+        sse = resp.get("sse")
+        if sse is not None:
+            _check_events(sse)
+        sse = sse or ()
+        rpc_err, resp_msg = _rpc_error(resp) if status >= 300 or sse else (np.nan, None)
         if resp_msg is None and status >= 400:
             resp_msg = _text_message(resp)
-        ctype = media_type(resp.get("content_type"))
-        rb = resp.get("body") or {}
-        sse = resp.get("sse") or ()
         if sse:
             ev0 = sse[0]
             first_event = _str_or_none(ev0.get("event"))
@@ -256,18 +321,28 @@ def row_of(r: dict[str, Any], src: int, line: int) -> tuple:
             if res is not None:
                 neg_pv = _str_or_none(res.get("protocolVersion"))
         get_responses = _count_stream_responses(sse) if http_method == "GET" and sse else 0
-        resp_size, resp_trunc, n_events = rb.get("size", -1), bool(rb.get("truncated")), len(sse)
+        resp_size, resp_trunc, n_events = rb.get("size", -1), _flag(rb.get("truncated"), "resp.body.truncated"), len(sse)
+        _checked(bad_size(resp_size), "resp.body.size")
+        resp_sid_n = min(resp_sid_n, 99)
     else:
         status, resp_sid, ctype, resp_size, resp_trunc, n_events = -1, None, None, -1, False, 0
         first_event = first_event_data = None
         get_responses = 0
         resp_sid_n, acah, aceh, acao, location, rpc_err, resp_msg = 0, None, None, None, None, np.nan, None
-    err = r.get("error")
-    error = err if isinstance(err, str) else None
+    error = r.get("error")
+    if error is not None and type(error) is not str:
+        raise _Invalid
     t_resp, t_end = t.get("resp"), t.get("end")
     t_req = t["req"]
-    t_resp = np.nan if t_resp is None else t_resp
-    t_end = np.nan if t_end is None else t_end
+    _checked(bad_time(t_req), "t.req")
+    if t_resp is None:
+        t_resp = np.nan
+    else:
+        _checked(bad_time(t_resp), "t.resp")
+    if t_end is None:
+        t_end = np.nan
+    else:
+        _checked(bad_time(t_end), "t.end")
     return (
         ua, req_sid, pv_hdr, accept, mcp_method_hdr, mcp_name_hdr, last_event_id,
         hnames, src, line, exid,

@@ -312,7 +312,7 @@ def test_appends_to_an_existing_file(sniff, out):
     assert recs[0].get("old") and recs[1]["kind"] == "meta" and recs[2]["kind"] == "exchange"
 
 
-def test_write_failure_stops_the_capture_loudly(sniff, out, caplog):
+def test_write_failure_stops_recording_loudly_but_not_the_proxy(sniff, out, caplog):
     with taddons.context(sniff) as tctx:
         tctx.configure(sniff, mcpsniff_output=out)
         shutdowns = []
@@ -323,12 +323,29 @@ def test_write_failure_stops_the_capture_loudly(sniff, out, caplog):
         os.close(full)
         with caplog.at_level(logging.ERROR):
             sniff.response(mcp_flow())
-        assert shutdowns == [1]
-        assert sniff.failed and "No space left on device" in sniff.failed and "capture stopped" in sniff.failed
+        assert shutdowns == []  # the traffic is not the recorder's to stop
+        assert sniff.failed and "No space left on device" in sniff.failed and "kept forwarding" in sniff.failed
         assert "mcpsniff: cannot write to" in caplog.text
-        sniff.response(mcp_flow())  # ignored, no second shutdown
-        assert shutdowns == [1]
+        for _ in range(3):
+            sniff.response(mcp_flow())  # counted, not written
+        plain = tflow.tflow(req=tutils.treq(path=b"/favicon.ico", content=b""), resp=True)
+        sniff.response(plain)  # not MCP: not counted
+        assert sniff.unrecorded == 4 and shutdowns == []
     assert len(exchanges(out)) == 1
+
+
+def test_short_write_leaves_whole_lines(sniff, out, monkeypatch):
+    import mcpsniff.capture.writer as writer_mod
+
+    with taddons.context(sniff) as tctx:
+        tctx.configure(sniff, mcpsniff_output=out)
+        sniff.response(mcp_flow())
+        real = os.write
+        monkeypatch.setattr(writer_mod.os, "write", lambda fd, data: real(fd, data[: len(data) // 2]))
+        sniff.response(mcp_flow())
+        monkeypatch.setattr(writer_mod.os, "write", real)
+    raw = open(out, "rb").read()
+    assert raw.endswith(b"\n") and len(exchanges(out)) == 1 and sniff.unrecorded == 1
 
 
 def test_rotation_naming_and_meta_per_part(sniff, out):

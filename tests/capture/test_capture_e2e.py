@@ -89,7 +89,9 @@ class Upstream(BaseHTTPRequestHandler):
         self.server.seen.append({"method": "POST", "path": self.path, "headers": dict(self.headers), "body": body})
         try:
             req = json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):
+            req = {}
+        if not isinstance(req, dict):
             req = {}
         result = {"jsonrpc": "2.0", "id": req.get("id"),
                   "result": {"protocolVersion": "2025-06-18", "access_token": "SSE-SECRET-5"}}
@@ -347,25 +349,32 @@ def test_sigterm_stops_cleanly_and_prints_the_analyze_command(tmp_path):
     assert stream["error"] == "capture stopped" and stream["resp"]["sse"][0]["id"] == "0"
 
 
-def test_write_failure_stops_the_proxy_with_a_clear_error(tmp_path):
+def test_a_full_disk_fails_no_client_request(tmp_path):
+    """The recorder must never break the traffic it observes: after the disk fills, every request
+    is still forwarded, recording stops loudly, and the count of unrecorded exchanges is reported."""
+    logged = []
     with upstream() as (up, _):
-        cap = Capture(CaptureConfig(output=str(tmp_path / "full.jsonl"), upstream=up, listen_port=0)).start()
+        cap = Capture(CaptureConfig(output=str(tmp_path / "full.jsonl"), upstream=up, listen_port=0))
+        cap.on_error = logged.append
+        cap.start()
         try:
             url = f"http://127.0.0.1:{cap.port}/mcp"
             assert httpx.post(url, json={"jsonrpc": "2.0", "id": 1, "method": "ping"}, timeout=10).status_code == 200
             full = os.open("/dev/full", os.O_WRONLY)
             os.dup2(full, cap.addon.writer.fd)  # the disk is now full
             os.close(full)
-            httpx.post(url, json={"jsonrpc": "2.0", "id": 2, "method": "ping"}, timeout=10)
-            cap._thread.join(15)  # the proxy stops by itself
-            assert not cap._thread.is_alive()
+            statuses = []
+            with httpx.Client(timeout=10) as c:
+                for i in range(400):
+                    statuses.append(c.post(url, json={"jsonrpc": "2.0", "id": i + 2, "method": "ping"}).status_code)
+            assert statuses == [200] * 400  # 0 of 400 client requests failed
+            assert cap._thread.is_alive()  # the proxy still runs
+            assert any("No space left on device" in m for m in logged)  # said at once
         finally:
             cap.join()
     assert isinstance(cap.error, CaptureError)
-    assert "cannot write to" in str(cap.error) and "No space left on device" in str(cap.error)
-    with pytest.raises(OSError):
-        socket.create_connection(("127.0.0.1", cap.port), timeout=2).close()
-    assert len(records(tmp_path / "full.jsonl")) == 1
+    assert "No space left on device" in str(cap.error) and "400 exchanges went unrecorded" in str(cap.error)
+    assert len(records(tmp_path / "full.jsonl")) == 1  # whole lines only, readable
 
 
 # -- (e) regular proxy mode through HTTP_PROXY --------------------------------------------------------
@@ -702,3 +711,39 @@ def test_sdk_2x_client_in_handshake_mode_is_clean(servers, tmp_path):
     report = analyze(out)
     assert_clean(report)
     assert "handshake" in {p["era"] for p in report["planes"]}
+
+
+# -- odd bodies: everything forwarded is recorded, as a line the reader accepts ---------------------
+ODD_BODIES = {
+    "nested 960 deep": b'{"jsonrpc":"2.0","id":1,"method":"x","params":' + b"[" * 960 + b"]" * 960 + b"}",
+    "nested 963 deep": b'{"jsonrpc":"2.0","id":2,"method":"x","params":' + b"[" * 963 + b"]" * 963 + b"}",
+    "nested 5000 deep": b"[" * 5000 + b"]" * 5000,
+    "lone surrogate": b'{"jsonrpc":"2.0","id":3,"method":"x","params":{"s":"\\ud800"}}',
+    "NaN": b'{"jsonrpc":"2.0","id":4,"method":"x","params":{"n":NaN}}',
+    "huge integer": b'{"jsonrpc":"2.0","id":5,"method":"x","params":{"n":' + b"9" * 400 + b"}}",
+    "invalid UTF-8": b'{"jsonrpc":"2.0","id":6,"method":"x","params":{"s":"\xff\xfe"}}',
+    "binary": bytes(range(256)) * 4,
+    "empty": b"",
+    "5 MB of JSON": b'{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"x":"' + b"y" * (5 << 20) + b'"}}',
+}
+
+
+def test_odd_bodies_are_all_recorded_readably(tmp_path):
+    with upstream() as (up, seen):
+        with capture(tmp_path, up) as (cap, out):
+            with httpx.Client(timeout=20) as c:
+                statuses = [c.post(f"http://127.0.0.1:{cap.port}/mcp", content=body,
+                                   headers={"Content-Type": "application/json", "Mcp-Session-Id": "s-1"}).status_code
+                            for body in ODD_BODIES.values()]
+    assert statuses == [200] * len(ODD_BODIES)
+    assert [s["body"] for s in seen] == list(ODD_BODIES.values())  # forwarded byte for byte
+    exs = records(out)  # every line passes schema.check_record
+    assert len(exs) == len(ODD_BODIES)  # none dropped
+    by_id = {i: ex for i, ex in enumerate(sorted(exs, key=lambda e: e["t"]["req"]))}
+    kept_as_text = [ex["req"]["body"] for ex in by_id.values() if ex["req"]["body"].get("reason")]
+    assert len(kept_as_text) >= 5 and all(b["text"] is not None for b in kept_as_text)
+    r = subprocess.run([PY, "-m", "mcpsniff", "analyze", str(out), "-f", "json", "--fail-on", "never"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(r.stdout)
+    assert doc["problems"] == [] and doc["inputs"][0]["exchanges"] == len(ODD_BODIES)

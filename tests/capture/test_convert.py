@@ -60,8 +60,10 @@ def test_unknown_or_broken_encoding():
         decode_content(b"x", "compress")
     with pytest.raises(ValueError):
         decode_content(b"not gzip at all", "gzip")
-    b = body_record(b"not gzip", [("Content-Encoding", "gzip")])
-    assert b["truncated"] and b["size"] == 8 and b["encoding"] == "gzip" and b["text"] is None
+    # kept as it travelled (escaped), with the reason: nothing forwarded goes unrecorded
+    b = body_record(b"not gzip\xff", [("Content-Encoding", "gzip")])
+    assert b["size"] == 9 and b["encoding"] == "gzip" and b["text"] == "not gzip\\xff"
+    assert b["reason"].startswith("cannot decode gzip body")
 
 
 # -- bodies -----------------------------------------------------------------------------------
@@ -259,3 +261,33 @@ def test_preflights_for_mcp_headers_and_redirect_targets_are_mcp():
     assert eps.is_mcp(moved)
     eps.learn(moved)
     assert eps.is_mcp(flow(method=b"GET", path=b"/mcp/", status=405))
+
+
+def test_an_oversize_sse_event_keeps_its_envelope():
+    big = {"jsonrpc": "2.0", "id": 42, "result": {"content": [{"type": "text", "text": "z" * 50_000}], "protocolVersion": "2025-11-25"}}
+    c = SseCollector(None, limit=1000)
+    (ev,) = c.feed(b"event: message\ndata: " + j(big) + b"\n\n", t=1.0)
+    assert ev["truncated"] and json.loads(ev["data"]) == {"jsonrpc": "2.0", "id": 42, "result": {"protocolVersion": "2025-11-25"}}
+
+
+def test_an_event_longer_than_anything_parsed_keeps_what_its_prefix_shows(monkeypatch):
+    from mcpsniff.capture import convert
+    from mcpsniff.capture.sse import SseParser
+
+    c = SseCollector(None, limit=100)
+    c._parser = SseParser(max_line=300)  # as if the event outgrew PARSE_CAP
+    big = {"jsonrpc": "2.0", "id": "call-9", "method": "notifications/progress", "params": {"pad": "p" * 5000}}
+    (ev,) = c.feed(b"data: " + j(big) + b"\n\n", t=1.0)
+    assert ev["truncated"] and json.loads(ev["data"]) == {"jsonrpc": "2.0", "id": "call-9", "method": "notifications/progress",
+                                                          "params": {}}
+    assert convert.envelope_from_prefix('{"result": {"a": 1}') is None  # no jsonrpc member: nothing claimed
+
+
+def test_bodies_that_are_not_storable_json_are_kept_as_text_with_a_reason():
+    deep = b'{"jsonrpc":"2.0","id":1,"method":"x","params":' + b"[" * 300 + b"]" * 300 + b"}"
+    b = body_record(deep, [("Content-Type", "application/json")])
+    assert b["rpc"] is None and b["text"].startswith('{"jsonrpc"') and "nested too deeply" in b["reason"]
+    nan = body_record(b'{"jsonrpc":"2.0","id":1,"method":"x","params":{"v":NaN}}', [("Content-Type", "application/json")])
+    assert nan["rpc"] is None and nan["reason"].startswith("not valid JSON")
+    bad = body_record(b'{"jsonrpc":"2.0","id":1,"s":"\xff"}', [])
+    assert "\\xff" in bad["text"]

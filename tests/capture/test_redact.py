@@ -104,7 +104,8 @@ def test_json_recursive_and_non_string_values(red):
         assert secret not in flat
     assert out["params"]["_meta"]["headers"]["Authorization"].startswith("Bearer <redacted:")
     assert out["params"]["_meta"]["progressToken"] == "p-1"  # MCP evidence, not a secret
-    assert out["error"]["code"] == -32600 and out["params"]["token"] == 12345
+    # a secret field's whole value goes, whatever its type; a JSON-RPC error code is evidence
+    assert out["error"]["code"] == -32600 and MARK.fullmatch(out["params"]["token"])
     assert body["params"]["arguments"]["password"] == "hunter2"  # input not modified
 
 
@@ -147,3 +148,79 @@ def test_parse_extra():
     assert parse_extra(None) == [] and parse_extra(["x"]) == ["x"]
     with pytest.raises(ValueError, match="invalid name"):
         parse_extra("ok,bad name")
+
+
+# -- issue 9: redaction that holds -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("url, secret", [
+    ("https://mcp.example.com/v1/sk-proj-AbCdEf0123456789xyzXYZ/mcp", "sk-proj-AbCdEf0123456789xyzXYZ"),
+    ("https://actions.example.com/mcp/ghp_0123456789abcdefghijABCDEFGHIJ012345/sse", "ghp_0123456789abcdefghijABCDEFGHIJ012345"),
+    ("https://h/mcp/eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.c2lnbmF0dXJl", "eyJhbGciOiJIUzI1NiJ9"),
+    ("https://h/k/Zx81Qp0rT7uV2wY5aB3cD6eF9gH1jK4m/mcp", "Zx81Qp0rT7uV2wY5aB3cD6eF9gH1jK4m"),  # long and random
+    ("https://user:pa55w0rd@h/mcp", "pa55w0rd"),
+])
+def test_secrets_in_url_paths(red, url, secret):
+    out = red.url(url)
+    assert secret not in out and MARK.search(out)
+    assert red.url(url) == out  # the same key names the same endpoint
+
+
+@pytest.mark.parametrize("path", ["/mcp", "/v1/tools/list", "/messages/", "/api/2025-11-25/servers/weather-forecast"])
+def test_ordinary_paths_are_kept(red, path):
+    assert red.url("https://h" + path) == "https://h" + path
+
+
+def test_extra_patterns(tmp_path):
+    red = Redactor(patterns=[r"tenant-[0-9]{6}"])
+    assert "tenant-123456" not in red.url("https://h/tenant-123456/mcp")
+    assert "tenant-123456" not in red.text("we are tenant-123456 here")
+
+
+def test_urls_in_headers(red):
+    out = red.headers([("Referer", "https://app/cb?access_token=AT-SECRET&x=1"), ("Location", "https://h/mcp/sk-ant-api03-0123456789abcdefABCDEF"),
+                       ("Origin", "http://localhost:6274")])
+    flat = repr(out)
+    assert "AT-SECRET" not in flat and "sk-ant-api03" not in flat and "x=1" in flat
+    assert out[2] == ["Origin", "http://localhost:6274"]
+
+
+@pytest.mark.parametrize("name", ["Ocp-Apim-Subscription-Key", "X-Functions-Key", "Private-Token", "X-Vault-Token",
+                                  "X-Figma-Token", "X-Shopify-Access-Token", "Api-Key", "X-Api-Secret"])
+def test_vendor_key_headers(red, name):
+    assert red.is_secret_header(name) and MARK.fullmatch(red.header_value(name, "vendor-secret-value"))
+
+
+def test_oauth_and_credential_fields_whole_values_any_depth(red):
+    deep: dict = {"password": 987654}
+    for _ in range(200):
+        deep = {"level": deep}
+    body = {
+        "code": "oauth-CODE-1", "id_token": "IDT", "credentials": {"user": "u", "pass": "CREDPASS"},
+        "api_keys": ["K1", "K2"], "client_secret": ["CS"], "deep": deep,
+        "error": {"code": -32601, "message": "Method not found"},
+    }
+    out = red.json(body)
+    flat = repr(out)
+    for secret in ("oauth-CODE-1", "IDT", "CREDPASS", "'K1'", "'CS'", "987654"):
+        assert secret not in flat, secret
+    assert MARK.fullmatch(out["credentials"]) and out["error"]["code"] == -32601
+
+
+def test_secrets_inside_strings(red):
+    text = "curl -H 'Authorization: Bearer abcdefgh12345678' 'https://h/?api_key=AK1'; password=hunter2 token: sk-live-0123456789abcdefXYZ"
+    out = red.json({"content": [{"type": "text", "text": text}]})["content"][0]["text"]
+    for secret in ("abcdefgh12345678", "AK1", "hunter2", "sk-live-0123456789abcdefXYZ"):
+        assert secret not in out, secret
+    assert "curl -H" in out
+
+
+def test_existing_output_file_is_made_private(tmp_path):
+    from mcpsniff.capture.writer import JsonlWriter
+
+    p = tmp_path / "old.jsonl"
+    p.write_text("")
+    p.chmod(0o644)
+    w = JsonlWriter(str(p), lambda part: {"v": 1, "kind": "meta"})
+    w.close()
+    assert p.stat().st_mode & 0o777 == 0o600
