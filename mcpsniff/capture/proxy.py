@@ -141,7 +141,8 @@ class Capture:
         if not 0 <= cfg.listen_port <= 65535:
             raise CaptureError(f"invalid listen port {cfg.listen_port}: use 0..65535 (0 picks a free port)")
         collector = _LogCollector()
-        collector.on_error = lambda msg: self.on_error(msg) if self.on_error else None
+        # errors while running are said at once; startup errors become the one CaptureError line
+        collector.on_error = lambda msg: self.on_error(msg) if self.on_error and self._started else None
         root = logging.getLogger()
         root.addHandler(collector)
         try:

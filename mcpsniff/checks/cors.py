@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-import numpy as np
-import pandas as pd
-
 from ..mcp import H_LAST_EVENT_ID, H_METHOD, H_NAME, H_PROTOCOL_VERSION, H_SESSION
 from ..model import Model
-from .engine import Selection, check, column
+from ..model.model import quote
+from .engine import Selection, check, matching
 
 #: request headers an MCP client may need a preflight to allow
 MCP_CORS_HEADERS = (H_SESSION, H_PROTOCOL_VERSION, H_LAST_EVENT_ID, H_METHOD, H_NAME)
@@ -36,31 +34,27 @@ def cross_origin(origin: object, url: str) -> bool:
         return True
 
 
-def _per_category(series: pd.Series, test) -> pd.Series:
-    """``test`` applied once per distinct value of a categorical column."""
-    cats = series.cat.categories
-    good = [c for c in cats if test(c)]
-    return series.isin(good)
+def tuples_in(tuples: list[tuple], cols: list[str]) -> str:
+    """SQL predicate: the row's ``cols`` equal one of ``tuples`` (NULL matching NULL)."""
+    if not tuples:
+        return "FALSE"
+    def lit(v: object) -> str:
+        return "NULL" if v is None else (str(v) if isinstance(v, int) else quote(v))
+    items = ", ".join("(" + ", ".join(lit(v) for v in t) + ")" for t in tuples)
+    names = [f"c{i}" for i in range(len(cols))]
+    cond = " AND ".join(f"v.{n} IS NOT DISTINCT FROM {c}" for n, c in zip(names, cols))  # {c}: the outer row
+    return f"EXISTS (SELECT 1 FROM (VALUES {items}) v({', '.join(names)}) WHERE {cond})"
 
 
 @check("session-id-not-exposed")
 def session_id_not_exposed(m: Model) -> Selection:
-    df = m.df
-    issued = (df["rpc_method"] == "initialize") & m.ok & df["resp_sid"].notna() & df["origin"].notna()
-    exposed = _per_category(df["aceh"], lambda v: bool({H_SESSION, "*"} & header_names(v)))
-    mask = issued & ~exposed
-    if mask.any():
-        rows = np.flatnonzero(mask.to_numpy())
-        sub = df.iloc[rows]
-        cross = np.array([cross_origin(o, u) for o, u in zip(sub["origin"].astype(object), sub["url"])], dtype=bool)
-        mask = np.zeros(len(df), dtype=bool)
-        mask[rows[cross]] = True
-
-    def values(rows):
-        return {"origins": sorted(set(column(m, "origin", rows).astype(str)))[:3],
-                "exposed": sorted(set(column(m, "aceh", rows).astype(object).fillna("(none)").astype(str)))[:3]}
-
-    return Selection(mask, values)
+    issued = f"rpc_method = 'initialize' AND {Model.OK} AND resp_sid IS NOT NULL AND origin IS NOT NULL"
+    exposed = matching(m, "aceh", lambda v: bool({H_SESSION, "*"} & header_names(v)))
+    candidates = m.rows(f"SELECT DISTINCT origin, url FROM m WHERE {issued} AND NOT coalesce({exposed}, false)")
+    cross = [(o, u) for o, u in candidates if cross_origin(o, u)]
+    return Selection(f"{issued} AND NOT coalesce({exposed}, false) AND {tuples_in(cross, ['origin', 'url'])}", {
+        "origins": "list_slice(list(DISTINCT origin ORDER BY origin), 1, 3)",
+        "exposed": "list_slice(list(DISTINCT coalesce(aceh, '(none)') ORDER BY coalesce(aceh, '(none)')), 1, 3)"})
 
 
 def _blocked(acrh: object, acah: object) -> list[str]:
@@ -69,23 +63,23 @@ def _blocked(acrh: object, acah: object) -> list[str]:
     return [h for h in wanted if h not in allowed and "*" not in allowed]
 
 
+def _missing(acrh: object, acah: object, status: int) -> list[str]:
+    if 200 <= status < 300:
+        return _blocked(acrh, acah)
+    return [h for h in MCP_CORS_HEADERS if h in header_names(acrh)]
+
+
 @check("cors-preflight-blocks-mcp-headers")
 def cors_preflight_blocks_mcp_headers(m: Model) -> Selection:
-    df = m.df
-    asks = (df["http_method"] == "OPTIONS") & _per_category(df["acrh"], lambda v: bool(set(MCP_CORS_HEADERS) & header_names(v)))
-    mask = np.zeros(len(df), dtype=bool)
-    rows = np.flatnonzero(asks.to_numpy())
-    if len(rows):
-        sub = df.iloc[rows]
-        st = sub["status"].to_numpy()
-        bad = [(s < 200 or s >= 300) or bool(_blocked(r, a))
-               for s, r, a in zip(st, sub["acrh"].astype(object), sub["acah"].astype(object))]
-        mask[rows[np.asarray(bad, dtype=bool)]] = True
+    triples = m.rows("SELECT DISTINCT acrh, acah, status FROM m WHERE http_method = 'OPTIONS' AND acrh IS NOT NULL")
+    asks = [t for t in triples if set(MCP_CORS_HEADERS) & header_names(t[0])]
+    bad = [t for t in asks if not (200 <= t[2] < 300) or _blocked(t[0], t[1])]
+    missing = {t: _missing(*t) for t in bad}
 
-    def values(rows):
-        sub = m.df.iloc[rows]
-        missing = sorted({h for r, a, s in zip(sub["acrh"].astype(object), sub["acah"].astype(object), sub["status"])
-                          for h in (_blocked(r, a) if 200 <= s < 300 else [h for h in MCP_CORS_HEADERS if h in header_names(r)])})
-        return {"headers": missing, "statuses": sorted(map(str, sub["status"].unique()))}
+    def post(values: dict) -> dict:
+        found = sorted({h for t in values.pop("triples") or [] for h in missing.get(tuple(t.values()), [])})
+        return {"headers": found, "statuses": values["statuses"]}
 
-    return Selection(mask, values)
+    return Selection(f"http_method = 'OPTIONS' AND {tuples_in(bad, ['acrh', 'acah', 'status'])}", {
+        "triples": "list(DISTINCT {'a': acrh, 'b': acah, 'c': status})",
+        "statuses": "list(DISTINCT status::VARCHAR ORDER BY status::VARCHAR)"}, post=post)

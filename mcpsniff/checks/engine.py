@@ -1,17 +1,17 @@
 """The check engine: applies every catalogue rule's check to a Model.
 
-A check (registered with :func:`check`) only *selects*: it returns a
-:class:`Selection` -- a boolean mask over the exchange table and, optionally, a
-function giving the values its rule's ``detail`` template needs for one plane's
-selected rows.  The engine does the rest, the same way for every rule:
+A check (registered with :func:`check`) only *selects*: it returns a :class:`Selection` -- a SQL
+predicate over the exchange table and, optionally, the SQL aggregates its rule's ``detail``
+template needs for one plane's selected exchanges. The engine does the rest, the same way for
+every rule:
 
 - keeps only exchanges in the rule's scope (``Rule.eras``, ``Rule.since``);
-- groups what is left per plane into one :class:`Finding` (count, by method, the
-  spec version to cite, the rows as evidence);
+- groups what is left per plane into one :class:`Finding` (count, by method, the spec version
+  to cite, the predicate that finds its exchanges again as evidence) -- one scan per rule;
 - fills the rule's ``detail`` template (:func:`fill`).
 
-Checks stay silent where the data is unknown: truncated bodies, sessions never
-seen issued, exchanges of another era.
+Checks stay silent where the data is unknown: truncated bodies, sessions never seen issued,
+exchanges of another era.
 """
 
 from __future__ import annotations
@@ -21,27 +21,27 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Callable
 
-import numpy as np
-import pandas as pd
-
 from ..model import Model
+from ..model.model import quote
 from . import catalogue
 from .catalogue import SEVERITIES, Rule
-
-Values = Callable[[np.ndarray], dict[str, Any]]
 
 
 @dataclass(frozen=True)
 class Selection:
     """What a check returns: the exchanges that break its rule, and how to describe them.
 
-    ``values(rows)`` gets the table positions of one plane's selected exchanges and
-    returns the values the rule's ``detail`` template names (besides ``count``).
+    ``where`` is a SQL predicate over the table ``m``. ``values`` maps the names the rule's
+    ``detail`` template uses (besides ``count``) to SQL aggregates over one plane's selected rows
+    (the group's plane is ``s.plane``); ``post`` may turn the fetched values into their final form.
     """
 
-    mask: Any  # boolean Series or array over model.df
-    values: Values | None = None
+    where: str
+    values: dict[str, str] = field(default_factory=dict)
+    post: Callable[[dict[str, Any]], dict[str, Any]] | None = None
 
+
+NOTHING = Selection("FALSE")
 
 Check = Callable[[Model], Selection]
 #: rule id -> its check (filled by the @check decorators of the topic modules)
@@ -67,7 +67,7 @@ class Finding:
     severity: str
     plane: str
     count: int
-    rows: np.ndarray  # positions in model.df, in time order
+    where: str  # SQL predicate over m: this finding's exchanges (evidence, diagram marks)
     by_method: dict[str, int] = field(default_factory=dict)
     version: str | None = None  # spec version the rule is cited for
     values: dict[str, Any] = field(default_factory=dict)
@@ -107,41 +107,44 @@ def fill(template: str, values: dict[str, Any]) -> str:
     return _FORMATTER.format(template, **values)
 
 
-def in_scope(model: Model, rule: Rule) -> np.ndarray:
-    """Exchanges the rule may judge: of one of its eras, and of a known version >= ``since``."""
-    mask = model.in_eras(rule.eras)
+def in_scope(model: Model, rule: Rule) -> str:
+    """The SQL predicate for the exchanges a rule may judge: of one of its eras, and of a known
+    version >= ``since``."""
+    pred = model.in_eras(rule.eras)
     if rule.since is not None:
-        mask = mask & model.version_at_least(rule.since)
-    return mask
+        pred = f"{pred} AND {model.version_at_least(rule.since)}"
+    return pred
 
 
-def _finding_version(model: Model, rows: np.ndarray) -> str | None:
-    versions = model.spec_version.iloc[rows].dropna()
-    return str(versions.mode().iloc[0]) if not versions.empty else None
-
-
-def per_plane(model: Model, rule: Rule, mask: np.ndarray, values: Values | None) -> list[Finding]:
-    if not mask.any():
-        return []
-    df = model.df
-    sel = np.flatnonzero(mask)
-    planes = df["plane"].astype("object").to_numpy()[sel]
+def per_plane(model: Model, rule: Rule, sel: Selection) -> list[Finding]:
+    """One finding per plane with selected exchanges (one scan of the table)."""
+    scope = in_scope(model, rule)
+    where = f"({scope}) AND ({sel.where})"
+    names = list(sel.values)
+    vals = "".join(f", CASE WHEN GROUPING(label) = 1 AND GROUPING(v) = 1 THEN {sel.values[n]} END" for n in names)
+    rows = model.rows(f"""
+        SELECT s.plane, label, v, GROUPING(label) AS gl, GROUPING(v) AS gv, count(*) AS n{vals}
+        FROM (SELECT *, {Model.LABEL} AS label, {Model.SPEC_VERSION} AS v FROM m WHERE {where}) AS s
+        GROUP BY GROUPING SETS ((s.plane), (s.plane, label), (s.plane, v))""")
+    by: dict[str, dict[str, Any]] = {}
+    for plane, label, v, gl, gv, n, *vs in rows:
+        e = by.setdefault(plane, {"count": 0, "methods": {}, "versions": {}, "values": {}})
+        if gl and gv:
+            e["count"] = n
+            e["values"] = dict(zip(names, vs))
+        elif not gl:
+            e["methods"][str(label)] = n
+        elif v is not None:
+            e["versions"][v] = n
     out = []
-    for plane in sorted(set(planes)):
-        rows = sel[planes == plane]
-        by_method = model.label.iloc[rows].value_counts(sort=False).sort_index()
-        out.append(
-            Finding(
-                rule=rule.id,
-                severity=rule.severity,
-                plane=str(plane),
-                count=len(rows),
-                rows=rows,
-                by_method={str(k): int(v) for k, v in by_method.items()},
-                version=_finding_version(model, rows),
-                values=values(rows) if values else {},
-            )
-        )
+    for plane in sorted(by):
+        e = by[plane]
+        versions = e["versions"]
+        version = min(versions, key=lambda k: (-versions[k], k)) if versions else None
+        values = sel.post(e["values"]) if sel.post else e["values"]
+        out.append(Finding(rule=rule.id, severity=rule.severity, plane=plane, count=e["count"],
+                           where=f"{where} AND plane = {quote(plane)}",
+                           by_method=dict(sorted(e["methods"].items())), version=version, values=values))
     return out
 
 
@@ -151,15 +154,23 @@ def run_checks(model: Model) -> list[Finding]:
         return []
     findings: list[Finding] = []
     for rule in catalogue.RULES.values():
-        sel = CHECKS[rule.id](model)
-        mask = np.asarray(sel.mask, dtype=bool) & in_scope(model, rule)
-        findings += per_plane(model, rule, mask, sel.values)
+        findings += per_plane(model, rule, CHECKS[rule.id](model))
     order = {rid: i for i, rid in enumerate(catalogue.RULES)}
     sev = {s: i for i, s in enumerate(SEVERITIES)}
     findings.sort(key=lambda f: (sev[f.severity], order[f.rule], f.plane))
     return findings
 
 
-def column(model: Model, name: str, rows: np.ndarray) -> pd.Series:
-    """One column of the table at these positions (for ``values`` functions)."""
-    return model.df[name].iloc[rows]
+def in_list(values: list[Any]) -> str:
+    """A SQL ``IN (...)`` list (``IN (NULL)`` matches nothing when empty)."""
+    return "(" + (", ".join(quote(v) if not isinstance(v, (int, float)) else str(v) for v in values) or "NULL") + ")"
+
+
+def distinct(model: Model, column: str, where: str = "TRUE") -> list[Any]:
+    """The distinct non-NULL values of a column (to test in Python once per value, not per row)."""
+    return [v for (v,) in model.rows(f"SELECT DISTINCT {column} FROM m WHERE {column} IS NOT NULL AND ({where})")]
+
+
+def matching(model: Model, column: str, test: Callable[[Any], bool], where: str = "TRUE") -> str:
+    """SQL predicate: the column's value is one of those passing ``test`` (tested once per distinct value)."""
+    return f"({column} IN {in_list([v for v in distinct(model, column, where) if test(v)])})"

@@ -5,11 +5,16 @@ from __future__ import annotations
 import base64
 import binascii
 
-import pandas as pd
-
 from ..mcp import NAMED_METHODS
 from ..model import Model
-from .engine import Selection, check
+from .cors import tuples_in
+from .engine import Selection, check, in_list
+
+#: whole (untruncated, unbatched) JSON-RPC requests
+REQUESTS = "(has_id AND rpc_method IS NOT NULL AND NOT batch AND NOT req_trunc)"
+BASE = f"(http_method = 'POST' AND {REQUESTS} AND era = 'modern')"
+PV_BAD = "(pv_hdr IS NULL OR (meta_pv IS NOT NULL AND pv_hdr <> meta_pv))"
+METHOD_BAD = "(mcp_method_hdr IS DISTINCT FROM rpc_method)"
 
 
 def decode_mcp_name(value: object) -> object:
@@ -22,59 +27,41 @@ def decode_mcp_name(value: object) -> object:
     return value
 
 
-def _requests(m: Model) -> pd.Series:
-    """Whole (untruncated, unbatched) JSON-RPC requests."""
-    df = m.df
-    return df["has_id"] & df["rpc_method"].notna() & ~df["batch"] & ~df["req_trunc"]
+def _name_bad(m: Model) -> str:
+    """Named requests whose (decoded) Mcp-Name differs from the body's name or uri (tested per distinct pair)."""
+    def make() -> str:
+        pairs = m.rows(f"""SELECT DISTINCT mcp_name_hdr, name_param FROM m WHERE {BASE}
+                           AND rpc_method IN {in_list(list(NAMED_METHODS))} AND name_param IS NOT NULL""")
+        bad = [(h, n) for h, n in pairs if decode_mcp_name(h) != n]
+        if not bad:
+            return "FALSE"
+        return (f"(rpc_method IN {in_list(list(NAMED_METHODS))} AND name_param IS NOT NULL AND "
+                f"{tuples_in(bad, ['mcp_name_hdr', 'name_param'])})")
+    return m.memo("modern-name-bad", make)
 
 
-def _mismatch(m: Model) -> dict[str, pd.Series]:
-    """Per header, POST requests whose MCP-Protocol-Version / Mcp-Method / Mcp-Name disagree with the body."""
-    df = m.df
-    obj = lambda c: df[c].astype("object")  # noqa: E731
-    pv_bad = obj("pv_hdr") != obj("meta_pv").where(df["meta_pv"].notna(), obj("pv_hdr"))
-    pv_bad |= df["pv_hdr"].isna()
-    method_bad = obj("mcp_method_hdr") != obj("rpc_method")
-    name_bad = pd.Series(False, index=df.index)
-    base = (df["http_method"] == "POST") & _requests(m) & (df["era"] == "modern")
-    rows = base & df["rpc_method"].isin(list(NAMED_METHODS)) & df["name_param"].notna()
-    if rows.any():
-        sub = df.loc[rows]
-        name_bad.loc[rows] = sub["mcp_name_hdr"].map(decode_mcp_name) != sub["name_param"]
-    return {
-        "any": base & (pv_bad | method_bad | name_bad),
-        "MCP-Protocol-Version": pv_bad,
-        "Mcp-Method": method_bad,
-        "Mcp-Name": name_bad,
-    }
-
-
-def mismatch(m: Model) -> dict[str, pd.Series]:
-    return m.memo("modern-mismatch", lambda: _mismatch(m))
+def mismatch(m: Model) -> str:
+    return f"({BASE} AND ({PV_BAD} OR {METHOD_BAD} OR {_name_bad(m)}))"
 
 
 @check("modern-header-mismatch")
 def modern_header_mismatch(m: Model) -> Selection:
-    mm = mismatch(m)
-
-    def values(rows):
-        counts = {label: int(mm[label].iloc[rows].sum()) for label in ("MCP-Protocol-Version", "Mcp-Method", "Mcp-Name")}
-        return {"headers": {k: v for k, v in counts.items() if v}}
-
-    return Selection(mm["any"], values)
+    counts = {"MCP-Protocol-Version": PV_BAD, "Mcp-Method": METHOD_BAD, "Mcp-Name": _name_bad(m)}
+    names = list(counts)
+    return Selection(mismatch(m), {n: f"count(*) FILTER ({counts[n]})" for n in names},
+                     post=lambda v: {"headers": {n: int(v[n]) for n in names if v.get(n)}})
 
 
 @check("modern-header-mismatch-accepted")
 def modern_header_mismatch_accepted(m: Model) -> Selection:
-    return Selection(mismatch(m)["any"] & m.ok)
+    return Selection(f"{mismatch(m)} AND {Model.OK}")
 
 
 @check("modern-meta-missing")
 def modern_meta_missing(m: Model) -> Selection:
-    df = m.df
-    return Selection(_requests(m) & (df["meta_pv"].isna() | ~df["meta_caps"]))
+    return Selection(f"{REQUESTS} AND (meta_pv IS NULL OR NOT meta_caps)")
 
 
 @check("modern-clientinfo-missing")
 def modern_clientinfo_missing(m: Model) -> Selection:
-    return Selection(_requests(m) & ~m.df["meta_client"])
+    return Selection(f"{REQUESTS} AND NOT meta_client")

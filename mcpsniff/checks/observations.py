@@ -2,68 +2,57 @@
 
 from __future__ import annotations
 
-import pandas as pd
+from typing import Any
 
 from ..model import Model
-from .engine import Selection, check, column
+from .engine import Selection, check
+
+REFUSED_MIN = 3  # requests a plane needs before "most of them failed" says anything
+FAILED = "(status >= 400 OR status < 0)"
+#: what a refused exchange's answer said: status, JSON-RPC error code and message, or the
+#: proxy's / client's error when no response came
+REFUSAL_LABEL = """(CASE WHEN status < 0 THEN 'no response' || coalesce(': ' || error, '')
+    ELSE status::VARCHAR || coalesce(' (JSON-RPC ' || rpc_err::BIGINT::VARCHAR || ')', '')
+         || coalesce(' ' || resp_msg, ' ' || error, '') END)"""
+
+
+def mostly_failed(failed: int, total: int) -> bool:
+    """Most of at least REFUSED_MIN requests failed, or every one did (a client that gave up after
+    its first refused initialize has no working traffic either)."""
+    return (total >= REFUSED_MIN and failed * 2 > total) or (total >= 1 and failed == total)
+
+
+def top_answers(pairs: list[Any], n: int = 3) -> dict[str, int]:
+    """The ``n`` most frequent answers (ties: the one seen first) from (label, count, first pos) entries."""
+    items = sorted(((p["l"], p["n"], p["f"]) for p in pairs or []), key=lambda x: (-x[1], x[2]))
+    return {label: count for label, count, _ in items[:n]}
+
+
+TOP_ANSWERS_SQL = f"""(SELECT list({{'l': l, 'n': n, 'f': f}}) FROM (
+    SELECT {REFUSAL_LABEL} AS l, count(*) AS n, min(pos) AS f FROM m m2 WHERE {{where}} GROUP BY l))"""
 
 
 @check("no-response")
 def no_response(m: Model) -> Selection:
-    df = m.df
-    return Selection(
-        df["error"].notna() & (df["status"] < 0),
-        lambda rows: {"errors": {k: int(v) for k, v in column(m, "error", rows).astype(str).value_counts().head(3).items()}},
-    )
+    return Selection("error IS NOT NULL AND status < 0", {
+        "errors": "(SELECT list({'l': error, 'n': n, 'f': f}) FROM (SELECT error, count(*) AS n, min(pos) AS f FROM m m2 "
+                  "WHERE m2.plane = s.plane AND m2.error IS NOT NULL AND m2.status < 0 AND m2.era <> 'other' GROUP BY error))"},
+        post=lambda v: {"errors": top_answers(v["errors"])})
 
 
 @check("era-probe")
 def era_probe(m: Model) -> Selection:
-    return Selection(m.df["era"] == "probe")
-
-
-REFUSED_MIN = 3  # requests a plane needs before "most of them failed" says anything
-
-
-def mostly_failed(failed, total):
-    """Most of at least REFUSED_MIN requests failed, or every one did (a client that gave up after
-    its first refused initialize has no working traffic either). Works on numbers and Series alike."""
-    return ((total >= REFUSED_MIN) & (failed * 2 > total)) | ((total >= 1) & (failed == total))
-
-
-def refusal_labels(m: Model, rows) -> pd.Series:
-    """What each refused exchange's answer said: status, JSON-RPC error code and message, or the
-    proxy's / client's error when no response came."""
-    df = m.df.iloc[rows]
-    out = []
-    for s, code, msg, err in zip(df["status"], df["rpc_err"], df["resp_msg"].astype(object), df["error"].astype(object)):
-        if s < 0:
-            out.append(f"no response: {err}" if isinstance(err, str) else "no response")
-            continue
-        label = str(s)
-        if code == code:  # not NaN
-            label += f" (JSON-RPC {int(code)})"
-        if isinstance(msg, str):
-            label += f" {msg}"
-        elif isinstance(err, str):
-            label += f" {err}"
-        out.append(label)
-    return pd.Series(out, dtype=object)
+    return Selection("era = 'probe'")
 
 
 @check("requests-refused")
 def requests_refused(m: Model) -> Selection:
-    df = m.df
-    failed = (df["status"] >= 400) | (df["status"] < 0)
-    mcp = m.mcp
-    per_plane = pd.DataFrame({"plane": df["plane"].astype(object), "failed": failed & mcp, "mcp": mcp})
-    counts = per_plane.groupby("plane").agg(failed=("failed", "sum"), total=("mcp", "sum"))
-    refused = counts[mostly_failed(counts["failed"], counts["total"])]
-    mask = failed & mcp & df["plane"].astype(object).isin(set(refused.index))
-
-    def values(rows):
-        plane = df["plane"].iloc[rows[0]]
-        top = refusal_labels(m, rows).value_counts().head(3)
-        return {"total": int(counts.loc[plane, "total"]), "answers": {str(k): int(v) for k, v in top.items()}}
-
-    return Selection(mask, values)
+    counts = m.rows(f"SELECT plane, count(*) FILTER ({FAILED}), count(*) FROM m WHERE {Model.MCP} GROUP BY plane")
+    refused = [p for p, f, t in counts if mostly_failed(f, t)]
+    if not refused:
+        return Selection("FALSE")
+    plist = ", ".join("'" + p.replace("'", "''") + "'" for p in refused)
+    return Selection(f"{FAILED} AND {Model.MCP} AND plane IN ({plist})", {
+        "total": f"(SELECT count(*) FROM m m2 WHERE m2.plane = s.plane AND {Model.MCP})",
+        "answers": TOP_ANSWERS_SQL.replace("{where}", f"m2.plane = s.plane AND {FAILED} AND {Model.MCP}"),
+    }, post=lambda v: {"total": v["total"], "answers": top_answers(v["answers"])})

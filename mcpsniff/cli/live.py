@@ -17,7 +17,7 @@ from typing import Any, TextIO
 
 from .. import model
 from ..load import InputInfo
-from ..model.rows import chunk_frame, frame
+from ..model import chunk_frame
 from ..schema import KIND_EXCHANGE
 
 CHUNK = 4096  # rows per frozen chunk
@@ -69,10 +69,14 @@ class LiveSummary:
                 return self._cached[1]
             chunks = self._chunks + [chunk_frame(self._rows)]
         t = time.perf_counter()
-        m = model.from_frame(frame(chunks), [InputInfo("(live)", "jsonl", n)])
+        m = model.from_frames(chunks, InputInfo("(live)", "jsonl", n))
+        try:
+            facts = m.plane_facts()
+        finally:
+            m.close()
         rows = [
             (p["user_agent"], PlaneCount(p["requests"], p["sessions_issued"], p["session_header"]["echoed"], p["session_header"]["dropped"]))
-            for p in m.plane_facts()
+            for p in facts
         ]
         rows.sort(key=lambda r: -r[1].requests)
         self.compute_seconds = time.perf_counter() - t

@@ -12,8 +12,6 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterable
 
-import numpy as np
-
 from .. import __version__, model
 from ..checks import Finding, catalogue, run_checks
 from ..checks.catalogue import SEVERITIES
@@ -47,7 +45,7 @@ def analyze(
 
 def iso(t: float | None) -> str | None:
     """Epoch seconds -> ``2025-10-09T08:53:20.050Z`` (None stays None)."""
-    if t is None or (isinstance(t, float) and np.isnan(t)):
+    if t is None or t != t:  # None or NaN
         return None
     return datetime.fromtimestamp(float(t), tz=timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
@@ -81,9 +79,9 @@ def likely_causes(f: Finding, findings: list[Finding]) -> list[str]:
     return same or [c for c in causes if any(g.rule == c for g in findings)]
 
 
-def evidence(m: Model, rows: np.ndarray) -> list[dict[str, Any]]:
+def evidence(m: Model, where: str, limit: int | None) -> list[dict[str, Any]]:
     out = []
-    for e in m.evidence(rows):
+    for e in m.evidence(where, limit):
         t = e.pop("t")
         out.append({"id": e.pop("id"), "source": e.pop("source"), "time": iso(t), **e})
     return out
@@ -92,7 +90,6 @@ def evidence(m: Model, rows: np.ndarray) -> list[dict[str, Any]]:
 def finding_dict(a: Analysis, f: Finding, evidence_limit: int | None) -> dict[str, Any]:
     rule = catalogue.get(f.rule)
     cit = catalogue.citation_for(f.rule, f.version)
-    rows = f.rows if not evidence_limit else f.rows[:evidence_limit]
     return {
         "rule": f.rule,
         "severity": f.severity,
@@ -106,8 +103,8 @@ def finding_dict(a: Analysis, f: Finding, evidence_limit: int | None) -> dict[st
         "likely_cause": likely_causes(f, a.findings),
         "explanation": rule.explanation,
         "spec": {"source": cit.source, "version": cit.version, "section": cit.section, "url": cit.url, "quote": cit.quote},
-        "evidence": evidence(a.model, rows),
-        "evidence_total": int(len(f.rows)),
+        "evidence": evidence(a.model, f.where, evidence_limit),
+        "evidence_total": f.count,
     }
 
 
@@ -145,16 +142,14 @@ def plane_dicts(a: Analysis) -> list[dict[str, Any]]:
 
 def capture_failed(a: Analysis) -> dict[str, Any] | None:
     """When most MCP exchanges of the whole capture failed: how many, and the most frequent answers."""
-    from ..checks.observations import mostly_failed, refusal_labels
+    from ..checks.observations import FAILED, TOP_ANSWERS_SQL, mostly_failed, top_answers
 
     m = a.model
     f = m.failures()
     if not mostly_failed(f["failed"], f["exchanges"]):
         return None
-    df = m.df
-    rows = np.flatnonzero((((df["status"] >= 400) | (df["status"] < 0)) & m.mcp).to_numpy())
-    top = refusal_labels(m, rows).value_counts().head(3)
-    return {**f, "answers": {str(k): int(v) for k, v in top.items()}}
+    pairs = m.value("SELECT " + TOP_ANSWERS_SQL.replace("{where}", f"{FAILED} AND {m.MCP}"))
+    return {**f, "answers": top_answers(pairs)}
 
 
 def document(a: Analysis, *, evidence_limit: int | None = 10, plane: str | None = None) -> dict[str, Any]:

@@ -22,8 +22,6 @@ import re
 from pathlib import PurePath
 from typing import Any
 
-import numpy as np
-
 from .. import __version__
 from ..capture.versions import mitmproxy_version
 from ..schema import SCHEMA_VERSION
@@ -59,7 +57,7 @@ class Pseudonyms:
         self._rx = re.compile("|".join(map(re.escape, long_ids))) if long_ids else None
 
     def name(self, sid: Any) -> str | None:
-        if sid is None or (isinstance(sid, float) and np.isnan(sid)):
+        if sid is None or (isinstance(sid, float) and sid != sid):
             return None
         return self.map.get(str(sid), str(sid))
 
@@ -102,20 +100,20 @@ def pick_planes(doc: dict[str, Any], n: int) -> list[str]:
     return [u for u in plane_order(doc) if u in keep]
 
 
-def _step(r: Any, ids: Pseudonyms) -> dict[str, Any]:
+def _step(r: dict[str, Any], ids: Pseudonyms) -> dict[str, Any]:
     return {
         "kind": "request",
-        "plane": r.plane,
-        "time": iso(r.t),
-        "http_method": r.http_method,
-        "method": r.method if isinstance(r.method, str) else None,
-        "session": ids.name(r.session) if isinstance(r.session, str) else None,
-        "session_header": r.header or None,
-        "count": int(r.count),
-        "mark": r.mark,
-        "statuses": r.statuses,
-        "issued": ids.name(r.issued) if isinstance(r.issued, str) else None,
-        "_t": float(r.t),
+        "plane": r["plane"],
+        "time": iso(r["t"]),
+        "http_method": r["http_method"],
+        "method": r["method"],
+        "session": ids.name(r["session"]) if isinstance(r["session"], str) else None,
+        "session_header": r["header"] or None,
+        "count": int(r["count"]),
+        "mark": r["mark"],
+        "statuses": r["statuses"],
+        "issued": ids.name(r["issued"]) if isinstance(r["issued"], str) else None,
+        "_t": float(r["t"]),
     }
 
 
@@ -165,12 +163,11 @@ def sequence(a: Analysis, doc: dict[str, Any], ids: Pseudonyms) -> dict[str, Any
         }
         for u in shown
     ]
-    error_rows = [f.rows for f in a.findings if is_client_error(f)]
-    marked = np.unique(np.concatenate(error_rows)) if error_rows else np.array([], dtype=np.int64)
-    runs = a.model.runs(shown, marked)
+    error_where = [f"({f.where})" for f in a.findings if is_client_error(f) and f.plane in shown]
+    runs = a.model.runs(shown, " OR ".join(error_where) or None)
     per_plane: dict[str, list[dict[str, Any]]] = {u: [] for u in shown}
-    for r in runs.itertuples(index=False) if not runs.empty else ():
-        per_plane[r.plane].append(_step(r, ids))
+    for r in runs:
+        per_plane[r["plane"]].append(_step(r, ids))
     quota = max(4, DETAIL["steps"] // max(len(shown), 1))
     steps: list[dict[str, Any]] = []
     for u in shown:

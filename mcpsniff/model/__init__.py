@@ -1,19 +1,21 @@
-"""Model: a capture as one table of exchanges plus the facts derived from it, each computed once.
+"""Model: a capture as one table of exchanges (in DuckDB) plus the facts derived from it, each
+computed once.
 
-:func:`build` reads the inputs (``load``), extracts one row per exchange
-(``rows``) and derives planes, eras, sessions and echo classes (``derive``).
-The :class:`Model` then answers the questions the checks and documents ask;
-derived facts are cached on it, so every later stage uses the same numbers.
+:func:`build` reads the inputs (``load``) into the exchange table (``store``: the fast SQL reader
+for large clean JSONL files, the careful row reader ``rows`` for everything else), orders them by
+time and derives planes, eras, sessions and echo classes (``derive``). The :class:`Model` then
+answers the questions the checks and documents ask.
 """
 
 from __future__ import annotations
 
 from typing import Any, Callable, Iterable
 
-from ..load import InputInfo, Problem
+from ..load import InputInfo, Problem, file_size
 from .derive import derive
 from .model import ECHO_CLASSES, Model
-from .rows import chunk_frame, frame, read_rows, row_of
+from .rows import chunk_frame, row_of
+from .store import FAST_MIN_BYTES, Store
 
 
 def build(
@@ -22,6 +24,7 @@ def build(
     strict: bool = False,
     on_problem: Callable[[Problem], None] | None = None,
     progress: Callable[[int], None] | None = None,
+    memory_limit: str | None = None,
 ) -> Model:
     """Load inputs (merged into one capture, ordered by time) and derive everything."""
     problems: list[Problem] = []
@@ -31,19 +34,42 @@ def build(
         if on_problem:
             on_problem(p)
 
-    chunks, inputs = read_rows(list(names), report, strict=strict, progress=progress)
-    return from_frame(frame(chunks), inputs, problems)
+    store = Store(**({"memory_limit": memory_limit} if memory_limit else {}))
+    inputs: list[InputInfo] = []
+    try:
+        for src, name in enumerate(names):
+            info = None
+            if not strict and name != "-" and file_size(name) >= FAST_MIN_BYTES:
+                info = store.read_fast(name, src)
+            if info is None:
+                info = store.read_careful(name, src, report, strict=strict, progress=progress, done=store.count())
+            inputs.append(info)
+            if progress is not None:
+                progress(store.count())
+        return _finish(store, inputs, problems)
+    except BaseException:
+        store.close()
+        raise
 
 
-def from_frame(df: Any, inputs: list[InputInfo], problems: list[Problem] | None = None) -> Model:
-    sessions = derive(df)
-    return Model(df=df, inputs=inputs, problems=problems or [], sessions=sessions)
+def _finish(store: Store, inputs: list[InputInfo], problems: list[Problem]) -> Model:
+    store.finish()
+    derive(store.con)
+    return Model(con=store.con, inputs=inputs, problems=problems, n=store.count("m"), _owner=store)
+
+
+def from_frames(frames: Iterable[Any], info: InputInfo) -> Model:
+    """A model of careful-reader chunks already in memory (the live capture summary)."""
+    store = Store()
+    for frame in frames:
+        store.insert_frame(frame)
+    return _finish(store, [info], [])
 
 
 def from_records(records: Iterable[dict[str, Any]], name: str = "(records)") -> Model:
-    """A model of records already in memory (the live capture summary, tests)."""
+    """A model of records already in memory (tests, small tools)."""
     rows = [row_of(r, 0, i) for i, r in enumerate(records, 1)]
-    return from_frame(frame([chunk_frame(rows)]), [InputInfo(name, "records", len(rows))])
+    return from_frames([chunk_frame(rows)] if rows else [], InputInfo(name, "records", len(rows)))
 
 
-__all__ = ["ECHO_CLASSES", "Model", "build", "from_frame", "from_records", "row_of"]
+__all__ = ["ECHO_CLASSES", "Model", "build", "chunk_frame", "from_frames", "from_records", "row_of"]

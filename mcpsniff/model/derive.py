@@ -1,4 +1,4 @@
-"""Derive: planes, endpoints, eras, issued sessions and echo classes -- vectorised, once per capture.
+"""Derive: planes, endpoints, eras, issued sessions and echo classes -- in SQL, once per capture.
 
 Vocabulary
 ----------
@@ -12,56 +12,40 @@ session   an id issued in the ``Mcp-Session-Id`` header of a successful
           ``initialize`` response; a header on any other response issues nothing
 follow-up a handshake request that must repeat the session's headers: any but initialize
           and CORS preflights
-echo      for each follow-up: "echoed" (an id issued to
-          this plane), "dropped" (no header although this scope was issued one),
-          "foreign" (an id issued to another plane), "unknown" (an id never seen
-          issued: capture started mid-session) or "none" (nothing to echo)
+echo      for each follow-up: "echoed" (an id issued to this plane), "dropped" (no header
+          although this scope was issued one), "foreign" (an id issued to another plane),
+          "unknown" (an id never seen issued: capture started mid-session) or "none"
+          (nothing to echo)
+
+URL-level facts (endpoint keys, redirect targets, announced legacy endpoints, host:port) are
+worked out in Python once per distinct URL with the same functions the capture uses
+(:func:`mcpsniff.mcp.endpoint_key`); everything per exchange is SQL over the table ``ex``,
+which this turns into ``m``.
 """
 
 from __future__ import annotations
 
 from urllib.parse import urljoin
 
-import numpy as np
+import duckdb
 import pandas as pd
 
-from ..mcp import EVENT_STREAM, EXCHANGE_ERAS, MODERN_VERSION, NO_USER_AGENT, endpoint_key, is_2xx, netloc
+from ..mcp import MODERN_VERSION, NO_USER_AGENT, endpoint_key, netloc
 
-DERIVED = ("plane", "endpoint", "era", "echo", "sid_issued_to", "neg_version", "scope_sid", "follow_up")
-SESSION_COLUMNS = ["sid", "plane", "endpoint", "t", "version", "row"]
-
-
-def derive(df: pd.DataFrame) -> pd.DataFrame:
-    """Add plane, endpoint, era, negotiated version and echo class columns to ``df``; return the issued sessions."""
-    if df.empty:
-        for c in DERIVED:
-            df[c] = pd.Series(dtype="object")
-        return pd.DataFrame(columns=SESSION_COLUMNS)
-    ua = df["ua"]
-    df["plane"] = ua.cat.add_categories([NO_USER_AGENT]).fillna(NO_USER_AGENT) if NO_USER_AGENT not in ua.cat.categories else ua.fillna(NO_USER_AGENT)
-    # URLs repeat a lot: compute per unique value
-    codes, uniq = pd.factorize(df["url"])
-    ep_codes, ep_uniq = pd.factorize(np.array([endpoint_key(u) for u in uniq], dtype=object))
-    df["endpoint"] = pd.Categorical.from_codes(ep_codes[codes], categories=pd.Index(ep_uniq, dtype=object))
-    _follow_redirects(df)
-    _derive_era(df)
-    return _derive_sessions(df)
+SUPPORT_METHODS = ("GET", "DELETE", "OPTIONS")
 
 
-def _follow_redirects(df: pd.DataFrame) -> None:
-    """An endpoint that redirected (3xx with Location) is the same server endpoint as its target:
-    ``POST /mcp`` answered 307 to ``/mcp/`` must not split the session issued at ``/mcp/`` from
-    the requests sent to ``/mcp``.  Rewrites ``endpoint`` to the end of each redirect chain."""
-    redirect = df["status"].between(300, 399) & df["location"].notna()
-    if not redirect.any():
-        return
+def _url_table(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Per distinct URL: its endpoint (redirects followed to the end of their chain) and host:port."""
+    urls = [u for (u,) in con.execute("SELECT DISTINCT url FROM ex").fetchall()]
     alias: dict[str, str] = {}
-    pairs = df.loc[redirect, ["endpoint", "url", "location"]].astype(object).drop_duplicates()
-    for ep, url, loc in pairs.itertuples(index=False):
+    for url, loc in con.execute(
+            "SELECT DISTINCT url, location FROM ex WHERE status BETWEEN 300 AND 399 AND location IS NOT NULL").fetchall():
         try:
             target = endpoint_key(urljoin(url, loc.strip()))
         except ValueError:
             continue
+        ep = endpoint_key(url)
         if target != ep:
             alias.setdefault(ep, target)
 
@@ -72,136 +56,97 @@ def _follow_redirects(df: pd.DataFrame) -> None:
             seen.add(ep)
         return ep
 
-    cats = [final(c) for c in df["endpoint"].cat.categories]
-    codes, uniq = pd.factorize(np.array(cats, dtype=object))
-    df["endpoint"] = pd.Categorical.from_codes(codes[df["endpoint"].cat.codes.to_numpy()], categories=pd.Index(uniq, dtype=object))
+    return pd.DataFrame({"url": urls, "endpoint": [final(endpoint_key(u)) for u in urls],
+                         "netloc": [netloc(u) for u in urls]}, dtype=object)
 
 
-def _derive_era(df: pd.DataFrame) -> None:
-    is_rpc = df["n_msgs"] > 0
-    mcp_hdr = df["req_sid"].notna() | df["pv_hdr"].notna() | df["mcp_method_hdr"].notna()
-    sse = df["ctype"] == EVENT_STREAM
-
-    # legacy: a GET stream announcing an endpoint, and POSTs to an announced endpoint
-    legacy_get = (df["first_event"] == "endpoint").to_numpy()
-    announced: set[str] = set()
-    for url, data in df.loc[legacy_get, ["url", "first_event_data"]].itertuples(index=False):
+def _announced(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """The POST URLs legacy servers announced in their ``endpoint`` events."""
+    out = set()
+    for url, data in con.execute("SELECT url, first_event_data FROM ex WHERE first_event = 'endpoint'").fetchall():
         if isinstance(data, str) and data.strip():
             try:
-                announced.add(urljoin(url, data.strip()))
+                out.add(urljoin(url, data.strip()))
             except ValueError:  # an announced URL that does not parse announces nothing
                 continue
-    legacy = pd.Series(legacy_get, index=df.index)
-    if announced:
-        legacy |= df["url"].isin(announced)
-
-    modern = (
-        df["meta_pv"].notna()
-        | df["mcp_method_hdr"].notna()
-        | df["pv_hdr"].isin([c for c in df["pv_hdr"].cat.categories if str(c) >= MODERN_VERSION])
-        | (df["rpc_method"] == "server/discover")
-    ) & ~legacy
-
-    era = np.where(legacy, "legacy", np.where(modern, "modern", np.where(is_rpc | mcp_hdr | sse, "handshake", "other")))
-    era = pd.Series(era, index=df.index)
-    _support_requests(df, era)
-
-    # a dual-era client's probe: POST initialize refused (400/404/405), then the same
-    # plane opens a legacy GET stream on the same server
-    if legacy_get.any():
-        probe_cand = (df["rpc_method"] == "initialize") & df["status"].between(400, 499) & (era == "handshake")
-        if probe_cand.any():
-            lg = df.loc[legacy_get, ["plane", "url", "t_req"]]
-            lg_keys = {(p, netloc(u)) for p, u in lg[["plane", "url"]].itertuples(index=False)}
-            cand = df.loc[probe_cand, ["plane", "url"]]
-            is_probe = [(p, netloc(u)) in lg_keys for p, u in cand.itertuples(index=False)]
-            era.loc[cand.index[np.asarray(is_probe, dtype=bool)]] = "probe"
-    df["era"] = pd.Categorical(era, categories=list(EXCHANGE_ERAS))
+    return pd.DataFrame({"url": sorted(out)}, dtype=object)
 
 
-SUPPORT_METHODS = ("GET", "DELETE", "OPTIONS")
-
-
-def _support_requests(df: pd.DataFrame, era: pd.Series) -> None:
-    """GET, DELETE and OPTIONS (CORS preflight) requests without MCP markers, sent to an endpoint
-    that carries Streamable HTTP traffic, belong to that endpoint's era: a GET stream opened
-    without the session header is still an MCP request (and still lacks the header)."""
-    other = (era == "other") & df["http_method"].isin(SUPPORT_METHODS)
-    if not other.any():
-        return
-    streamable = era.isin(["handshake", "modern"])
-    if not streamable.any():
-        return
-    counts = pd.crosstab(df.loc[streamable, "endpoint"].astype(object), era[streamable])
-    endpoint_era = counts.idxmax(axis=1)  # the endpoint's main era
-    era.loc[other] = df.loc[other, "endpoint"].astype(object).map(endpoint_era).fillna("other").to_numpy()
-
-
-def _derive_sessions(df: pd.DataFrame) -> pd.DataFrame:
-    """Issued sessions, negotiated versions and the echo class of each request."""
-    ok = is_2xx(df["status"])
-    hs = df["era"] == "handshake"
-    init = hs & (df["rpc_method"] == "initialize") & ok
-    t_issue = df["t_resp"].fillna(df["t_end"]).fillna(df["t_req"])
-
-    inits = pd.DataFrame(
-        {
-            "plane": df.loc[init, "plane"].astype("object"),
-            "endpoint": df.loc[init, "endpoint"].astype("object"),
-            "t": t_issue[init],
-            "sid": df.loc[init, "resp_sid"],
-            "version": df.loc[init, "neg_pv"].astype("object"),
-            "row": df.index[init],
-        }
-    )
-    sessions = inits[inits["sid"].notna()].drop_duplicates("sid", keep="first").reset_index(drop=True)
-
-    # negotiated version + last issued id for each request: the scope's latest
-    # successful initialize that finished before the request started (scope =
-    # plane x endpoint, as one integer key: merge_asof is much faster on ints)
-    scope = df["plane"].cat.codes.astype(np.int64) * (len(df["endpoint"].cat.categories) + 1) + df["endpoint"].cat.codes
-    # requests that must repeat an issued id: all but initialize and CORS preflights (which a
-    # browser sends without custom headers)
-    req_rows = hs & ~(df["rpc_method"] == "initialize") & (df["http_method"] != "OPTIONS")
-    df["follow_up"] = req_rows.to_numpy()
-    q = pd.DataFrame({"scope": scope[req_rows], "t": df.loc[req_rows, "t_req"], "row": df.index[req_rows]}).sort_values("t", kind="stable")
-    scope_sid = np.full(len(df), None, dtype=object)
-    neg = np.full(len(df), None, dtype=object)
-    if not q.empty and not inits.empty:
-        right = pd.DataFrame({"scope": scope[init].to_numpy(), "t": inits["t"].to_numpy(),
-                              "sid": inits["sid"].to_numpy(), "version": inits["version"].to_numpy()}).sort_values("t", kind="stable")
-        m = pd.merge_asof(q, right, on="t", by="scope", direction="backward", allow_exact_matches=True)
-        rows = m["row"].to_numpy()
-        scope_sid[rows] = m["sid"].to_numpy(dtype=object)
-        neg[rows] = m["version"].to_numpy(dtype=object)
-
-    # a request that carries a known id belongs to that session's version; work on
-    # the distinct ids (sessions are far fewer than requests), then spread by code
-    codes, uniq = pd.factorize(df["req_sid"])
-    u = pd.Series(uniq, dtype=object)
-    u_version = np.append(u.map(dict(zip(sessions["sid"], sessions["version"]))).to_numpy(dtype=object), None)
-    u_plane = np.append(u.map(dict(zip(sessions["sid"], sessions["plane"]))).to_numpy(dtype=object), None)
-    u_known = np.append(u.isin(set(sessions["sid"])).to_numpy(), False)
-    u_plane_code = np.append(pd.Index(df["plane"].cat.categories).get_indexer(u_plane[:-1]), -2)
-    has_sid = codes >= 0
-    known = u_known[codes]
-    neg[known] = u_version[codes][known]
-    issued_to = u_plane[codes]
-    same_plane = u_plane_code[codes] == df["plane"].cat.codes.to_numpy()
-    # initialize responses carry their own negotiated version
-    neg[init.to_numpy()] = df.loc[init, "neg_pv"].to_numpy(dtype=object)
-
-    # echo class as category codes: 0 echoed, 1 dropped, 2 foreign, 3 unknown, 4 none
-    echo = np.full(len(df), -1, dtype=np.int8)
-    rr = req_rows.to_numpy()
-    has_scope_sid = pd.notna(scope_sid)
-    echo[rr & known & same_plane] = 0
-    echo[rr & known & ~same_plane] = 2
-    echo[rr & has_sid & ~known] = 3
-    echo[rr & ~has_sid & has_scope_sid] = 1
-    echo[rr & ~has_sid & ~has_scope_sid] = 4
-    df["echo"] = pd.Categorical.from_codes(echo, categories=["echoed", "dropped", "foreign", "unknown", "none"])
-    df["scope_sid"] = pd.Series(scope_sid, index=df.index, dtype=object)
-    df["sid_issued_to"] = pd.Series(issued_to, index=df.index, dtype=object)
-    df["neg_version"] = pd.Categorical(neg)
-    return sessions[SESSION_COLUMNS]
+def derive(con: duckdb.DuckDBPyConnection) -> None:
+    """Turn ``ex`` into ``m`` (with plane, endpoint, era, follow_up, echo, scope_sid, sid_issued_to,
+    neg_version) and build ``sessions`` (sid, plane, endpoint, t, version, pos)."""
+    con.register("urls_df", _url_table(con))
+    con.register("announced_df", _announced(con))
+    support = ", ".join(f"'{m}'" for m in SUPPORT_METHODS)
+    con.execute(f"""
+        CREATE TEMP TABLE base AS
+        SELECT pos, coalesce(ua, '{NO_USER_AGENT}') AS plane, u.endpoint, u.netloc,
+          CASE
+            WHEN first_event = 'endpoint' OR a.url IS NOT NULL THEN 'legacy'
+            WHEN meta_pv IS NOT NULL OR mcp_method_hdr IS NOT NULL OR pv_hdr >= '{MODERN_VERSION}'
+                 OR rpc_method = 'server/discover' THEN 'modern'
+            WHEN n_msgs > 0 OR req_sid IS NOT NULL OR pv_hdr IS NOT NULL OR mcp_method_hdr IS NOT NULL
+                 OR ctype = 'text/event-stream' THEN 'handshake'
+            ELSE 'other' END AS era0,
+          http_method, rpc_method, status
+        FROM ex JOIN urls_df u USING (url) LEFT JOIN announced_df a USING (url)""")
+    # GET, DELETE, OPTIONS without MCP markers on an endpoint with Streamable HTTP traffic take
+    # that endpoint's main era (a GET stream opened without the session header is still MCP)
+    con.execute(f"""
+        CREATE TEMP TABLE base2 AS
+        WITH ep_era AS (
+          SELECT endpoint, arg_max(era0, n * 2 + CASE era0 WHEN 'handshake' THEN 1 ELSE 0 END) AS era
+          FROM (SELECT endpoint, era0, count(*) AS n FROM base WHERE era0 IN ('handshake', 'modern') GROUP BY ALL)
+          GROUP BY endpoint),
+        legacy_get AS (SELECT DISTINCT plane, netloc FROM base b JOIN ex USING (pos) WHERE ex.first_event = 'endpoint')
+        SELECT b.pos, b.plane, b.endpoint,
+          CASE
+            WHEN b.era0 = 'other' AND b.http_method IN ({support}) THEN coalesce(e.era, 'other')
+            WHEN b.era0 = 'handshake' AND b.rpc_method = 'initialize' AND b.status BETWEEN 400 AND 499
+                 AND lg.plane IS NOT NULL THEN 'probe'
+            ELSE b.era0 END AS era
+        FROM base b LEFT JOIN ep_era e ON e.endpoint = b.endpoint
+        LEFT JOIN legacy_get lg ON lg.plane = b.plane AND lg.netloc = b.netloc""")
+    con.execute("""
+        CREATE TEMP TABLE init AS
+        SELECT b.pos, b.plane, b.endpoint, coalesce(ex.t_resp, ex.t_end, ex.t_req) AS t, ex.resp_sid AS sid, ex.neg_pv AS version
+        FROM base2 b JOIN ex USING (pos)
+        WHERE b.era = 'handshake' AND ex.rpc_method = 'initialize' AND ex.status BETWEEN 200 AND 299""")
+    con.execute("""
+        CREATE TABLE sessions AS
+        SELECT sid, plane, endpoint, t, version, pos FROM init WHERE sid IS NOT NULL
+        QUALIFY row_number() OVER (PARTITION BY sid ORDER BY pos) = 1 ORDER BY pos""")
+    # per follow-up: the scope's latest successful initialize that finished before it started
+    con.execute("""
+        CREATE TEMP TABLE followups AS
+        SELECT b.pos, b.plane, b.endpoint, ex.t_req AS t, ex.req_sid
+        FROM base2 b JOIN ex USING (pos)
+        WHERE b.era = 'handshake' AND ex.rpc_method IS DISTINCT FROM 'initialize' AND ex.http_method <> 'OPTIONS'""")
+    con.execute("""
+        CREATE TEMP TABLE scoped AS
+        SELECT f.pos, i.sid AS scope_sid, i.version AS scope_version
+        FROM followups f ASOF LEFT JOIN init i ON f.plane = i.plane AND f.endpoint = i.endpoint AND f.t >= i.t""")
+    con.execute("""
+        CREATE TABLE m AS
+        SELECT ex.*, b.plane, b.endpoint, b.era,
+          (f.pos IS NOT NULL) AS follow_up,
+          CASE WHEN f.pos IS NULL THEN NULL
+               WHEN ex.req_sid IS NOT NULL AND s.sid IS NOT NULL AND s.plane = b.plane THEN 'echoed'
+               WHEN ex.req_sid IS NOT NULL AND s.sid IS NOT NULL THEN 'foreign'
+               WHEN ex.req_sid IS NOT NULL THEN 'unknown'
+               WHEN sc.scope_sid IS NOT NULL THEN 'dropped'
+               ELSE 'none' END AS echo,
+          sc.scope_sid, s.plane AS sid_issued_to,
+          CASE WHEN b.era = 'handshake' AND ex.rpc_method = 'initialize' AND ex.status BETWEEN 200 AND 299 THEN ex.neg_pv
+               WHEN s.sid IS NOT NULL THEN s.version
+               ELSE sc.scope_version END AS neg_version
+        FROM ex JOIN base2 b USING (pos)
+        LEFT JOIN followups f USING (pos)
+        LEFT JOIN scoped sc USING (pos)
+        LEFT JOIN sessions s ON s.sid = ex.req_sid
+        ORDER BY pos""")
+    for t in ("base", "base2", "init", "followups", "scoped"):
+        con.execute(f"DROP TABLE {t}")
+    con.execute("DROP TABLE ex")
+    con.unregister("urls_df")
+    con.unregister("announced_df")

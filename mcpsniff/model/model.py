@@ -1,50 +1,59 @@
-"""The Model: the exchange table plus the facts later stages ask for, each computed once.
+"""The Model: the exchange table (DuckDB table ``m``) and the facts later stages ask for, each
+computed in one place.
 
-Checks read the table (``df``) and the cached columns; documents ask the
-methods below and never touch ``df`` themselves.  Everything returned is plain
-data (numbers, strings, lists, dicts) with times as epoch floats.
+Checks read the table through SQL (the predicates below: :attr:`Model.OK`, :attr:`Model.LABEL`,
+:meth:`Model.in_eras` ...); documents ask the methods below and never query the table themselves.
+Everything returned is plain data (numbers, strings, lists, dicts) with times as epoch floats.
+Exchanges are named by their position ``pos`` in time order (0..n-1).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import cached_property
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
-import numpy as np
-import pandas as pd
+import duckdb
 
 from ..load import InputInfo, Problem
-from ..mcp import ERA_FAMILY, LEGACY_VERSION, MODERN_VERSION, is_2xx
+from ..mcp import ERA_FAMILY, EXCHANGE_ERAS, LEGACY_VERSION, MODERN_VERSION
 
 ECHO_CLASSES = ("echoed", "dropped", "foreign", "unknown", "none")
-
-
-def _counts(s: pd.Series) -> dict[str, int]:
-    vc = s.value_counts(sort=False)
-    return {str(k): int(v) for k, v in vc.items() if v}
 
 
 def _status_key(status: int) -> str:
     return "none" if status < 0 else str(status)
 
 
-def _opt_str(x: Any) -> str | None:
-    return x if isinstance(x, str) else None
+def quote(s: str) -> str:
+    """A SQL string literal."""
+    return "'" + str(s).replace("'", "''") + "'"
 
 
 @dataclass
 class Model:
-    df: pd.DataFrame  # one row per exchange, in time order (file order breaks ties)
+    con: duckdb.DuckDBPyConnection  # holds tables m (exchanges) and sessions
     inputs: list[InputInfo]
     problems: list[Problem] = field(default_factory=list)
-    sessions: pd.DataFrame | None = None  # one row per issued session
-
+    n: int = 0  # exchanges
     _memo: dict[str, Any] = field(default_factory=dict, repr=False)
+    _owner: Any = field(default=None, repr=False)  # the Store (keeps its temporary directory alive)
+
+    # SQL building blocks for the checks (columns of m)
+    OK = "(status BETWEEN 200 AND 299)"
+    LABEL = "coalesce(rpc_method, http_method)"
+    MCP = "(era <> 'other')"
+    #: the spec version an exchange is judged by: the negotiated one (handshake), 2026-07-28
+    #: (modern), 2024-11-05 (legacy); NULL where it is unknown
+    SPEC_VERSION = (f"(CASE WHEN neg_version IS NOT NULL THEN neg_version WHEN era = 'modern' THEN '{MODERN_VERSION}' "
+                    f"WHEN era = 'legacy' THEN '{LEGACY_VERSION}' END)")
 
     @property
     def empty(self) -> bool:
-        return self.df.empty
+        return self.n == 0
+
+    def close(self) -> None:
+        if self._owner is not None:
+            self._owner.close()
 
     def memo(self, key: str, compute: Callable[[], Any]) -> Any:
         """A fact worked out once per model (for facts that live beside a check, not in the model)."""
@@ -52,143 +61,125 @@ class Model:
             self._memo[key] = compute()
         return self._memo[key]
 
-    # -- cached columns (for the checks) ----------------------------------------------------------
-    @cached_property
-    def ok(self) -> pd.Series:
-        """The exchange got a 2xx response."""
-        return is_2xx(self.df["status"])
+    def rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
+        return self.con.execute(sql, list(params)).fetchall()
 
-    @cached_property
-    def label(self) -> pd.Series:
-        """Method label per exchange: the JSON-RPC method, else the HTTP method."""
-        rpc = self.df["rpc_method"].astype("object")
-        return rpc.where(rpc.notna(), self.df["http_method"].astype("object"))
+    def value(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        return self.con.execute(sql, list(params)).fetchall()[0][0]
 
-    @cached_property
-    def spec_version(self) -> pd.Series:
-        """The spec version an exchange is judged by (categorical): the negotiated one (handshake),
-        2026-07-28 (modern), 2024-11-05 (legacy); missing where it is unknown."""
-        df = self.df
-        v = df["neg_version"].astype("object")
-        era = df["era"]
-        v = v.where(v.notna() | (era != "modern"), MODERN_VERSION)
-        v = v.where(v.notna() | (era != "legacy"), LEGACY_VERSION)
-        return v.astype("category")
-
-    def version_at_least(self, version: str) -> np.ndarray:
-        """Exchanges whose spec version is known and >= ``version`` (dates compare as strings)."""
-        sv = self.spec_version
-        good = [c for c in sv.cat.categories if isinstance(c, str) and c >= version]
-        return sv.isin(good).to_numpy()
-
-    def in_eras(self, eras: tuple[str, ...]) -> np.ndarray:
+    # -- scope predicates (for the check engine) -------------------------------------------------
+    def in_eras(self, eras: tuple[str, ...]) -> str:
         """Exchanges of these eras, a probe counting as the legacy transport it leads to."""
-        era = self.df["era"]
-        cats = [c for c in era.cat.categories if ERA_FAMILY.get(c, c) in eras]
-        return era.isin(cats).to_numpy()
+        cats = [e for e in EXCHANGE_ERAS if ERA_FAMILY.get(e, e) in eras]
+        return f"(era IN ({', '.join(quote(c) for c in cats)}))" if cats else "FALSE"
 
-    @cached_property
-    def mcp(self) -> pd.Series:
-        return self.df["era"] != "other"
+    def version_at_least(self, version: str) -> str:
+        """Exchanges whose spec version is known and >= ``version`` (dates compare as strings)."""
+        return f"({self.SPEC_VERSION} >= {quote(version)})"
 
     # -- capture-wide -----------------------------------------------------------------------------
     def planes(self) -> list[str]:
-        return sorted(set(self.df["plane"].astype("object"))) if not self.empty else []
+        return [p for (p,) in self.rows("SELECT DISTINCT plane FROM m ORDER BY plane")]
 
     def capture_facts(self) -> dict[str, Any]:
-        df = self.df
-        if df.empty:
+        if self.empty:
             return {"exchanges": 0, "mcp_exchanges": 0, "start": None, "end": None, "eras": {}}
-        return {
-            "exchanges": int(len(df)),
-            "mcp_exchanges": int(self.mcp.sum()),
-            "start": float(df["t_req"].min()),
-            "end": float(np.nanmax(df[["t_req", "t_end"]].to_numpy())),
-            "eras": _counts(df["era"].astype("object")),
-        }
+        n, mcp, start, end = self.rows(f"SELECT count(*), count(*) FILTER ({self.MCP}), min(t_req), "
+                                       "greatest(max(t_req), max(t_end)) FROM m")[0]
+        eras = self.rows("SELECT era, count(*) FROM m GROUP BY era ORDER BY min(pos)")
+        return {"exchanges": n, "mcp_exchanges": mcp, "start": start, "end": end, "eras": {e: c for e, c in eras}}
 
     def endpoint_count(self) -> int:
-        return int(self.df["endpoint"].nunique()) if not self.empty else 0
+        return self.value("SELECT count(DISTINCT endpoint) FROM m") if not self.empty else 0
 
     def session_id_order(self) -> list[str]:
         """Every session id seen, in order of first appearance (a request's id before its response's)."""
-        df = self.df
-        if df.empty:
-            return []
-        both = np.empty(2 * len(df), dtype=object)
-        both[0::2] = df["req_sid"].to_numpy(dtype=object)
-        both[1::2] = df["resp_sid"].to_numpy(dtype=object)
-        present = both[pd.notna(both)]
-        return [str(x) for x in pd.unique(present)]
+        return [s for (s,) in self.rows("""
+            SELECT sid FROM (SELECT req_sid AS sid, pos * 2 AS k FROM m WHERE req_sid IS NOT NULL
+                             UNION ALL SELECT resp_sid, pos * 2 + 1 FROM m WHERE resp_sid IS NOT NULL)
+            GROUP BY sid ORDER BY min(k)""")]
+
+    def sessions(self) -> list[dict[str, Any]]:
+        cols = ("sid", "plane", "endpoint", "t", "version", "pos")
+        return [dict(zip(cols, r)) for r in self.rows(f"SELECT {', '.join(cols)} FROM sessions ORDER BY pos")]
+
+    def failures(self) -> dict[str, Any]:
+        """MCP exchanges that failed (4xx/5xx or no response) out of all MCP exchanges."""
+        if self.empty:
+            return {"failed": 0, "exchanges": 0}
+        failed, total = self.rows(f"SELECT count(*) FILTER (status >= 400 OR status < 0), count(*) FROM m WHERE {self.MCP}")[0]
+        return {"failed": failed, "exchanges": total}
 
     # -- per plane ----------------------------------------------------------------------------------
     def plane_facts(self) -> list[dict[str, Any]]:
         """Per plane with MCP traffic (sorted by User-Agent): eras, versions, session-header
         classes, per-method counts and statuses, first/last request time."""
-        df = self.df
-        if df.empty:
+        if self.empty:
             return []
-        cols = ["plane", "era", "neg_version", "meta_pv", "echo", "status", "client_info", "t_req"]
-        mcp = df.loc[self.mcp, cols]
-        mcp = mcp.assign(label=self.label[self.mcp])
-        issued = self.sessions["plane"].value_counts() if self.sessions is not None else pd.Series(dtype=int)
-        out = []
-        for plane, g in mcp.groupby(mcp["plane"].astype("object"), sort=True):
-            eras = _counts(g["era"].astype("object"))
-            versions = sorted(set(g["neg_version"].astype("object").dropna()) | set(g["meta_pv"].astype("object").dropna()))
-            echo = {k: int(v) for k, v in g["echo"].value_counts().reindex(ECHO_CLASSES, fill_value=0).items()}
-            methods = []
-            for m, mg in g.groupby("label", sort=True):
-                me = mg["echo"].value_counts().reindex(ECHO_CLASSES, fill_value=0)
-                methods.append(
-                    {
-                        "method": str(m),
-                        "requests": int(len(mg)),
-                        **{k: int(me[k]) for k in ECHO_CLASSES},
-                        "statuses": {_status_key(k): int(v) for k, v in mg["status"].value_counts().sort_index().items()},
-                    }
-                )
-            out.append(
-                {
-                    "user_agent": str(plane),
-                    "client_info": sorted(set(g["client_info"].astype("object").dropna())),
-                    "eras": eras,
-                    "versions": versions,
-                    "requests": int(len(g)),
-                    "sessions_issued": int(issued.get(plane, 0)),
-                    "session_header": echo,
-                    "methods": methods,
-                    "first_seen": float(g["t_req"].min()),
-                    "last_seen": float(g["t_req"].max()),
-                }
-            )
-        return out
+        echo_cols = ", ".join(f"count(*) FILTER (echo = {quote(e)})" for e in ECHO_CLASSES)
+        planes = self.rows(f"""
+            SELECT plane, count(*), min(t_req), max(t_req), list(DISTINCT client_info ORDER BY client_info)
+                   FILTER (client_info IS NOT NULL), {echo_cols}
+            FROM m WHERE {self.MCP} GROUP BY plane ORDER BY plane""")
+        eras = self.rows(f"SELECT plane, era, count(*) FROM m WHERE {self.MCP} GROUP BY plane, era ORDER BY plane, min(pos)")
+        versions = self.rows(f"""
+            SELECT plane, v FROM (SELECT plane, neg_version AS v FROM m WHERE {self.MCP} AND neg_version IS NOT NULL
+                                  UNION SELECT plane, meta_pv FROM m WHERE {self.MCP} AND meta_pv IS NOT NULL)
+            ORDER BY plane, v""")
+        methods = self.rows(f"""
+            SELECT plane, {self.LABEL} AS label, count(*), {echo_cols} FROM m WHERE {self.MCP}
+            GROUP BY plane, label ORDER BY plane, label""")
+        statuses = self.rows(f"""
+            SELECT plane, {self.LABEL} AS label, status, count(*) FROM m WHERE {self.MCP}
+            GROUP BY plane, label, status ORDER BY plane, label, status""")
+        issued = dict(self.rows("SELECT plane, count(*) FROM sessions GROUP BY plane"))
+        by: dict[str, dict[str, Any]] = {}
+        for plane, n, first, last, infos, *echo in planes:
+            by[plane] = {
+                "user_agent": plane, "client_info": list(infos or []), "eras": {}, "versions": [], "requests": n,
+                "sessions_issued": int(issued.get(plane, 0)), "session_header": dict(zip(ECHO_CLASSES, echo)),
+                "methods": [], "first_seen": first, "last_seen": last,
+            }
+        for plane, era, n in eras:
+            by[plane]["eras"][era] = n
+        for plane, v in versions:
+            by[plane]["versions"].append(v)
+        st: dict[tuple[str, str], dict[str, int]] = {}
+        for plane, label, status, n in statuses:
+            st.setdefault((plane, label), {})[_status_key(status)] = n
+        for plane, label, n, *echo in methods:
+            by[plane]["methods"].append({"method": label, "requests": n, **dict(zip(ECHO_CLASSES, echo)),
+                                         "statuses": st[(plane, label)]})
+        return list(by.values())
 
     def plane_profile(self, plane: str) -> dict[str, Any]:
         """All exchanges of one plane (MCP or not): requests, clientInfo, versions, statuses."""
-        g = self.df[self.df["plane"] == plane]
+        n = self.value("SELECT count(*) FROM m WHERE plane = ?", [plane])
+
+        def distinct(col: str) -> list[str]:
+            return [v for (v,) in self.rows(f"SELECT DISTINCT {col} FROM m WHERE plane = ? AND {col} IS NOT NULL ORDER BY 1", [plane])]
+
         return {
-            "requests": int(len(g)),
-            "client_info": sorted(set(g["client_info"].astype("object").dropna())),
-            "negotiated_versions": sorted(set(g["neg_version"].astype("object").dropna())),
-            "protocol_version_headers": sorted(set(g["pv_hdr"].astype("object").dropna())),
-            "statuses": {_status_key(k): int(v) for k, v in g["status"].value_counts().sort_index().items()},
+            "requests": n,
+            "client_info": distinct("client_info"),
+            "negotiated_versions": distinct("neg_version"),
+            "protocol_version_headers": distinct("pv_hdr"),
+            "statuses": {_status_key(s): c for s, c in self.rows(
+                "SELECT status, count(*) FROM m WHERE plane = ? GROUP BY status ORDER BY status", [plane])},
         }
 
     def header_counts(self, plane: str) -> dict[str, dict[str, Any]]:
         """Per method of a plane: requests, and for every request header name how many carried it."""
-        df = self.df
-        sel = (df["plane"] == plane) & self.mcp
-        if not sel.any():
-            sel = df["plane"] == plane
+        has_mcp = self.value(f"SELECT count(*) FROM m WHERE plane = ? AND {self.MCP}", [plane])
+        where = f"plane = ? AND {self.MCP}" if has_mcp else "plane = ?"
         out: dict[str, dict[str, Any]] = {}
-        # hnames is categorical: count per (method, header set) once, then expand
-        combos = pd.DataFrame({"m": self.label[sel], "h": df.loc[sel, "hnames"].astype("object").fillna("")}).value_counts()
-        for (m, h), n in combos.items():
-            e = out.setdefault(str(m), {"requests": 0, "headers": {}})
-            e["requests"] += int(n)
-            for name in dict.fromkeys(x for x in str(h).split(",") if x):
-                e["headers"][name] = e["headers"].get(name, 0) + int(n)
+        for label, names, n in self.rows(f"""
+                SELECT {self.LABEL} AS label, coalesce(hnames, '') AS h, count(*) FROM m WHERE {where}
+                GROUP BY label, h ORDER BY count(*) DESC, label, h""", [plane]):
+            e = out.setdefault(str(label), {"requests": 0, "headers": {}})
+            e["requests"] += n
+            for name in dict.fromkeys(x for x in str(names).split(",") if x):
+                e["headers"][name] = e["headers"].get(name, 0) + n
         return out
 
     def correlation(self, plane: str) -> list[dict[str, Any]]:
@@ -197,104 +188,70 @@ class Model:
         Per key: how many distinct values, on how many requests (most requests first)."""
         from .rows import CORR_KV, CORR_SEP
 
-        df = self.df
-        sel = (df["plane"] == plane) & self.mcp
-        out: list[dict[str, Any]] = []
-        corr = df.loc[sel, "corr"]
-        counts = corr.value_counts(sort=False)
         per_key: dict[str, dict[str, int]] = {}
-        for encoded, n in counts.items():
-            if not n:
-                continue
+        for encoded, n in self.rows(f"SELECT corr, count(*) FROM m WHERE plane = ? AND {self.MCP} AND corr IS NOT NULL "
+                                    "GROUP BY corr", [plane]):
             for pair in str(encoded).split(CORR_SEP):
                 k, _, v = pair.partition(CORR_KV)
                 per_key.setdefault(k, {})
-                per_key[k][v] = per_key[k].get(v, 0) + int(n)
-        for k, vals in per_key.items():
-            out.append({"key": k, "distinct": len(vals), "requests": sum(vals.values())})
-        conns = df.loc[sel, "conn"].dropna()
-        if not conns.empty:
-            out.append({"key": "client connection", "distinct": int(conns.nunique()), "requests": int(len(conns))})
+                per_key[k][v] = per_key[k].get(v, 0) + n
+        out = [{"key": k, "distinct": len(vals), "requests": sum(vals.values())} for k, vals in per_key.items()]
+        conns, rows = self.rows(f"SELECT count(DISTINCT conn), count(conn) FROM m WHERE plane = ? AND {self.MCP}", [plane])[0]
+        if rows:
+            out.append({"key": "client connection", "distinct": conns, "requests": rows})
         out.sort(key=lambda e: (-e["requests"], e["distinct"], e["key"]))
         return out
 
-    def failures(self) -> dict[str, Any]:
-        """MCP exchanges that failed (4xx/5xx or no response) out of all MCP exchanges."""
-        df = self.df
-        if df.empty:
-            return {"failed": 0, "exchanges": 0}
-        failed = ((df["status"] >= 400) | (df["status"] < 0)) & self.mcp
-        return {"failed": int(failed.sum()), "exchanges": int(self.mcp.sum())}
-
     # -- rows ------------------------------------------------------------------------------------
-    def evidence(self, rows: np.ndarray) -> list[dict[str, Any]]:
-        """The exchanges at these table positions, as plain dicts (time order)."""
-        sub = self.df.loc[rows]
+    def evidence(self, where: str, limit: int | None = None) -> list[dict[str, Any]]:
+        """The exchanges matching a predicate, as plain dicts (time order, at most ``limit``)."""
+        lim = f" LIMIT {int(limit)}" if limit else ""
         out = []
-        for r in sub.itertuples(index=False):
-            status = int(r.status)
-            out.append(
-                {
-                    "id": r.exid,
-                    "source": f"{self.inputs[r.src].name}:{r.line}",
-                    "t": float(r.t_req),
-                    "plane": str(r.plane),
-                    "http_method": str(r.http_method),
-                    "method": _opt_str(r.rpc_method),
-                    "status": status if status >= 0 else None,
-                    "session_id": r.req_sid,
-                    "protocol_version": _opt_str(r.pv_hdr),
-                    "headers": [h for h in str(r.hnames).split(",") if h] if isinstance(r.hnames, str) else [],
-                    "error": _opt_str(r.error),
-                }
-            )
+        for (exid, src, line, t, plane, http_method, method, status, sid, pv, hnames, error) in self.rows(
+                f"SELECT exid, src, line, t_req, plane, http_method, rpc_method, status, req_sid, pv_hdr, hnames, error "
+                f"FROM m WHERE {where} ORDER BY pos{lim}"):
+            out.append({
+                "id": exid, "source": f"{self.inputs[src].name}:{line}", "t": t, "plane": plane,
+                "http_method": http_method, "method": method, "status": status if status >= 0 else None,
+                "session_id": sid, "protocol_version": pv,
+                "headers": [h for h in hnames.split(",") if h] if isinstance(hnames, str) else [], "error": error,
+            })
         return out
 
-    def runs(self, planes: list[str], marked: np.ndarray) -> pd.DataFrame:
-        """One row per run of consecutive identical MCP requests of each plane in ``planes``.
+    def runs(self, planes: list[str], marked: str | None) -> list[dict[str, Any]]:
+        """One entry per run of consecutive identical MCP requests of each plane in ``planes``.
 
         Identical = same HTTP method, JSON-RPC method, session id, session-header state
-        (``sent`` / ``missing`` = dropped / ``""``), mark (``error`` when the request is at a
-        position in ``marked``, else ``ok``) and issued session id.  Columns: plane, t,
-        http_method, method, session, header, mark, issued, count, statuses (dict).
-        """
-        df = self.df
-        sel = df[self.mcp & df["plane"].astype("object").isin(planes)]
-        if sel.empty:
-            return pd.DataFrame()
-        bad = np.isin(sel.index.to_numpy(), marked)
-        rpc = sel["rpc_method"].astype("object")
-        echo = sel["echo"].astype("object")
-        header = np.where(sel["req_sid"].notna(), "sent", np.where(echo == "dropped", "missing", ""))
-        init_ok = (rpc == "initialize") & is_2xx(sel["status"]) & sel["resp_sid"].notna()
-        t = pd.DataFrame(
-            {
-                "plane": sel["plane"].astype("object"),
-                "t": sel["t_req"],
-                "http_method": sel["http_method"].astype("object"),
-                "method": rpc,
-                "session": sel["req_sid"],
-                "header": header,
-                "mark": np.where(bad, "error", "ok"),
-                "issued": sel["resp_sid"].where(init_ok),
-                "status": sel["status"].astype(int),
-            }
-        )
-        key = pd.Series("", index=t.index, dtype=object)
-        for c in ("http_method", "method", "session", "header", "mark", "issued"):
-            key = key + "\x1f" + t[c].astype(object).fillna("").astype(str).astype(object)
-        # a new run starts where the key differs from the same plane's previous request
-        new_run = key != key.groupby(t["plane"], sort=False).shift()
-        t["run_id"] = t["plane"] + "\x1e" + new_run.groupby(t["plane"], sort=False).cumsum().astype(str)
-        g = t.groupby("run_id", sort=False)
-        runs = g.agg(
-            plane=("plane", "first"), t=("t", "first"), http_method=("http_method", "first"), method=("method", "first"),
-            session=("session", "first"), header=("header", "first"), mark=("mark", "first"), issued=("issued", "first"),
-            count=("t", "size"),
-        )
-        st = t.groupby(["run_id", "status"], sort=True).size()
-        statuses: dict[str, dict[str, int]] = {}
-        for (rid, s), n in st.items():
-            statuses.setdefault(rid, {})[_status_key(s)] = int(n)
-        runs["statuses"] = [statuses[r] for r in runs.index]
-        return runs.reset_index(drop=True)
+        (``sent`` / ``missing`` = dropped / ``""``), mark (``error`` where the predicate ``marked``
+        holds, else ``ok``) and issued session id. Keys: plane, t, http_method, method, session,
+        header, mark, issued, count, statuses (dict)."""
+        if not planes:
+            return []
+        plist = ", ".join(quote(p) for p in planes)
+        mark = f"CASE WHEN {marked} THEN 'error' ELSE 'ok' END" if marked else "'ok'"
+        rows = self.rows(f"""
+            WITH r AS (
+              SELECT pos, plane, t_req, http_method, rpc_method AS method, req_sid AS session,
+                     CASE WHEN req_sid IS NOT NULL THEN 'sent' WHEN echo = 'dropped' THEN 'missing' ELSE '' END AS header,
+                     {mark} AS mark,
+                     CASE WHEN rpc_method = 'initialize' AND {self.OK} AND resp_sid IS NOT NULL THEN resp_sid END AS issued,
+                     status
+              FROM m WHERE {self.MCP} AND plane IN ({plist})),
+            k AS (
+              SELECT *, coalesce(http_method, '') || chr(31) || coalesce(method, '') || chr(31) || coalesce(session, '') || chr(31)
+                        || header || chr(31) || mark || chr(31) || coalesce(issued, '') AS key FROM r),
+            s AS (SELECT *, CASE WHEN key IS DISTINCT FROM lag(key) OVER (PARTITION BY plane ORDER BY pos) THEN 1 ELSE 0 END AS new FROM k),
+            g AS (SELECT *, sum(new) OVER (PARTITION BY plane ORDER BY pos) AS run FROM s)
+            SELECT plane, run, min(pos) AS first, arg_min(t_req, pos), arg_min(http_method, pos), arg_min(method, pos),
+                   arg_min(session, pos), arg_min(header, pos), arg_min(mark, pos), arg_min(issued, pos), count(*),
+                   list(status ORDER BY pos)
+            FROM g GROUP BY plane, run ORDER BY first""")
+        out = []
+        for plane, _, _, t, http_method, method, session, header, mark_, issued, n, statuses in rows:
+            counts: dict[int, int] = {}
+            for s in statuses:
+                counts[s] = counts.get(s, 0) + 1
+            out.append({"plane": plane, "t": t, "http_method": http_method, "method": method, "session": session,
+                        "header": header, "mark": mark_, "issued": issued, "count": n,
+                        "statuses": {_status_key(s): counts[s] for s in sorted(counts)}})
+        return out

@@ -1,39 +1,27 @@
-"""Rows: schema records -> the columns the model needs, fast.
+"""Rows: schema records -> the columns the model needs (the careful reader).
 
-``row_of`` is the only per-exchange Python in the analyzer: it pulls ~40 fields
-out of a record into one tuple.  The tuple is positional for speed, but its
+``row_of`` pulls ~50 fields out of a record into one tuple; it is the reference for what
+each column means (the fast SQL reader, :mod:`mcpsniff.model.fast`, computes the same).  The tuple is positional for speed, but its
 elements are locals named exactly as the columns in :data:`COLUMNS`, and
 ``tests/model/test_rows.py`` checks the two line up by name.  A record it cannot
 read is explained by ``schema.check_record`` (see ``load``), so every record is
 either used or reported, never silently dropped.
-
-Big JSONL inputs are split into byte ranges read by worker processes (one per
-core); each returns a compact DataFrame chunk (categoricals) that the parent
-concatenates.
 """
 
 from __future__ import annotations
 
 import gc
-import os
-from concurrent.futures import ProcessPoolExecutor
-from multiprocessing import get_context
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import orjson
 import pandas as pd
-from pandas.api.types import union_categoricals
 
-from .. import load
-from ..load import InputInfo, Problem, Reading
 from ..schema import SchemaError, bad_size, bad_status, bad_time
 from ..mcp import (
     H_ACCEPT, H_LAST_EVENT_ID, H_METHOD, H_NAME, H_PROTOCOL_VERSION, H_SESSION, H_USER_AGENT,
     META_CLIENT_CAPABILITIES, META_CLIENT_INFO, META_PROTOCOL_VERSION, media_type,
 )
-
-PARALLEL_MIN_BYTES = 64 * 1024 * 1024
 
 # request headers pulled into columns (first value of each)
 _HDR_SLOT = {
@@ -386,97 +374,10 @@ class no_gc:
             gc.enable()
 
 
-def frame(chunks: list[pd.DataFrame]) -> pd.DataFrame:
-    """Concatenate chunks (categoricals unioned) and order by time; file order breaks ties."""
-    if not chunks:
-        chunks = [chunk_frame([])]
-    data = {}
-    for name, kind in COLUMNS:
-        parts = [c[name] for c in chunks]
-        if kind in ("cat", "str"):
-            col = parts[0].array if len(parts) == 1 else union_categoricals([pd.Categorical(p) for p in parts])
-            data[name] = pd.Series(_to_str_array(col), dtype=object, copy=False) if kind == "str" else col
-        elif kind == "obj":  # explicit: pandas 3 would infer its own string dtype
-            data[name] = pd.Series(np.concatenate([p.to_numpy(dtype=object) for p in parts]), dtype=object, copy=False)
-        else:
-            data[name] = parts[0].to_numpy() if len(parts) == 1 else np.concatenate([p.to_numpy() for p in parts])
-    df = pd.DataFrame(data)
-    return df.sort_values(["t_req", "src", "line"], kind="stable").reset_index(drop=True)
-
-
 def _categorical(arr: np.ndarray) -> pd.Categorical:
     """Factorize without sorting categories (several times faster than Categorical(arr))."""
     codes, uniques = pd.factorize(arr)
     return pd.Categorical.from_codes(codes, categories=pd.Index(uniques, dtype=object))
 
 
-def _to_str_array(cat: pd.Categorical) -> np.ndarray:
-    """Categorical -> object array of str, None where missing."""
-    cats = np.empty(len(cat.categories) + 1, dtype=object)
-    cats[:-1] = cat.categories.to_numpy(dtype=object)
-    cats[-1] = None
-    return cats[cat.codes]  # code -1 (missing) picks the trailing None
-
-
-def _read_range(name: str, si: int, start: int, end: int) -> tuple[pd.DataFrame, list[tuple[int, str]], int, list, int]:
-    """Worker: rows of the lines starting in [start, end) of a JSONL file."""
-    problems: list[tuple[int, str]] = []
-    r = Reading(name, lambda p: problems.append((p.line or 0, p.reason)))
-    with no_gc():
-        rows = [row for _, row in load.read(r, convert=lambda rec, ln: row_of(rec, si, ln), byte_range=(start, end))]
-        return chunk_frame(rows), problems, r.exchanges, r.meta, r.lines
-
-
-def read_rows(
-    names: list[str],
-    report: Callable[[Problem], None],
-    *,
-    strict: bool = False,
-    progress: Callable[[int], None] | None = None,
-    workers: int | None = None,
-) -> tuple[list[pd.DataFrame], list[InputInfo]]:
-    """Read every input into DataFrame chunks (in input order), and what each input held."""
-    workers = workers or os.cpu_count() or 1
-    chunks: list[pd.DataFrame] = []
-    infos: list[InputInfo] = []
-    n_total = 0
-    for si, name in enumerate(names):
-        ranges = None
-        if workers > 1 and not strict and name != "-" and load.file_size(name) >= PARALLEL_MIN_BYTES:
-            ranges = load.jsonl_ranges(name, workers)
-        if ranges:
-            # workers take all ranges but the last, which this process reads meanwhile
-            with ProcessPoolExecutor(max_workers=len(ranges) - 1, mp_context=get_context("fork")) as pool:
-                futures = [pool.submit(_read_range, name, si, a, b) for a, b in ranges[:-1]]
-                own = _read_range(name, si, *ranges[-1])
-                line_base = exchanges = 0
-                meta: list[dict[str, Any]] = []
-                for result in [f.result() for f in futures] + [own]:
-                    df, problems, n, part_meta, lines = result
-                    if line_base:
-                        df["line"] += line_base
-                    for ln, reason in problems:
-                        report(Problem(name, ln + line_base, reason))
-                    exchanges += n
-                    meta += part_meta
-                    line_base += lines
-                    chunks.append(df)
-                    n_total += n
-                    if progress:
-                        progress(n_total)
-            infos.append(InputInfo(name, "jsonl", exchanges, tuple(meta)))
-            continue
-        rows = []
-        r = Reading(name, report, strict)
-        with no_gc():
-            for _, row in load.read(r, convert=lambda rec, ln, si=si: row_of(rec, si, ln)):
-                rows.append(row)
-                if progress is not None and not len(rows) & 0x3FFF:
-                    progress(n_total + len(rows))
-            n_total += len(rows)
-            chunks.append(chunk_frame(rows))
-        infos.append(r.info())
-    return chunks, infos
-
-
-__all__ = ["COLUMNS", "row_of", "chunk_frame", "frame", "read_rows"]
+__all__ = ["COLUMNS", "row_of", "chunk_frame"]

@@ -9,16 +9,15 @@ A, B = "client-a/1", "client-b/1"
 
 
 def classes(m) -> list[tuple[str, str, str]]:
-    df = m.df
-    return list(zip(df["plane"].astype(str), m.label, df["echo"].astype(object).fillna("-")))
+    return [(p, lbl, e or "-") for p, lbl, e in m.rows(f"SELECT plane, {m.LABEL}, echo FROM m ORDER BY pos")]
 
 
 def test_seed_echo_classes():
     m = model.from_records(seed_scenario(tool_calls=2).records)
     tool = [(lbl, e) for p, lbl, e in classes(m) if p == "openai-mcp/1.0.0"]
     assert tool == [("initialize", "-"), ("notifications/initialized", "echoed"), ("tools/call", "dropped"), ("tools/call", "dropped")]
-    assert sorted(m.sessions["sid"]) == ["ctrl-aaa", "tool-bbb"]
-    assert set(m.df["era"].astype(str)) == {"handshake"}
+    assert sorted(s["sid"] for s in m.sessions()) == ["ctrl-aaa", "tool-bbb"]
+    assert m.rows("SELECT DISTINCT era FROM m") == [("handshake",)]
 
 
 def test_foreign_unknown_and_scope():
@@ -39,7 +38,7 @@ def test_session_header_on_an_error_response_issues_nothing():
     s.initialize(A, sid="x-1", status=400)
     s.request(A, "tools/list", sid=None)
     m = model.from_records(s.records)
-    assert m.sessions.empty and classes(m)[-1][2] == "none"
+    assert m.sessions() == [] and classes(m)[-1][2] == "none"
 
 
 def test_eras_per_exchange():
@@ -48,10 +47,10 @@ def test_eras_per_exchange():
     s.legacy_session(A, "abc", ["tools/list"])  # ... then the legacy GET stream
     s.modern(B, "tools/list")
     m = model.from_records(s.records)
-    eras = list(m.df["era"].astype(str))
+    eras = [e for (e,) in m.rows("SELECT era FROM m ORDER BY pos")]
     assert eras[0] == "probe" and eras[-1] == "modern" and set(eras[1:-1]) == {"legacy"}
-    assert list(m.spec_version.astype(object))[-1] == "2026-07-28"
-    assert m.in_eras(("legacy",))[0]  # a probe counts as the legacy transport it leads to
+    assert m.rows(f"SELECT {m.SPEC_VERSION} FROM m ORDER BY pos")[-1] == ("2026-07-28",)
+    assert m.rows(f"SELECT {m.in_eras(('legacy',))} FROM m ORDER BY pos")[0] == (True,)  # a probe counts as legacy
 
 
 def test_plane_facts_and_evidence():
@@ -61,5 +60,6 @@ def test_plane_facts_and_evidence():
     assert tool["requests"] == 5 and tool["sessions_issued"] == 1
     assert tool["session_header"] == {"echoed": 1, "dropped": 3, "foreign": 0, "unknown": 0, "none": 0}
     assert [x["method"] for x in tool["methods"]] == ["initialize", "notifications/initialized", "tools/call"]
-    ev = m.evidence(m.df.index[m.df["echo"] == "dropped"].to_numpy())
+    ev = m.evidence("echo = 'dropped'")
     assert [e["method"] for e in ev] == ["tools/call"] * 3 and ev[0]["source"] == "(records):7" and ev[0]["status"] == 400
+    assert len(m.evidence("echo = 'dropped'", limit=2)) == 2

@@ -10,7 +10,8 @@ import numpy as np
 
 from mcpsniff import schema
 from mcpsniff.model import rows
-from mcpsniff.model.rows import COLUMNS, chunk_frame, frame, row_of
+from mcpsniff.model.rows import COLUMNS, chunk_frame, row_of
+from mcpsniff.model.store import Store
 
 
 def _returned_names() -> list[str]:
@@ -57,10 +58,14 @@ def test_row_values_by_column():
     assert got["error"] == "Client disconnected."
 
 
-def test_frame_orders_by_time_then_file_order():
+def test_the_table_orders_by_time_then_file_order():
     a = row_of(_rich_record(), 0, 1)
     later = list(a)
-    later[COLUMNS.index(("t_req", np.float64))] = 1.0  # earlier in time, later in the file
-    df = frame([chunk_frame([a]), chunk_frame([tuple(later)])])
-    assert list(df["t_req"]) == [1.0, 2.0]
-    assert str(df["ua"].dtype) == "category" and df["req_sid"].dtype == object
+    later[[n for n, _ in COLUMNS].index("t_req")] = 1.0  # earlier in time, later in the file
+    later[[n for n, _ in COLUMNS].index("line")] = 2
+    store = Store()
+    store.insert_frame(chunk_frame([a, tuple(later)]))
+    store.finish()
+    assert store.con.execute("SELECT pos, t_req, line FROM ex ORDER BY pos").fetchall() == [(0, 1.0, 2), (1, 2.0, 1)]
+    assert store.con.execute("SELECT t_end FROM ex").fetchall() == [(None,), (None,)]  # NaN became NULL
+    store.close()
