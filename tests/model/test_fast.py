@@ -1,0 +1,107 @@
+"""The fast SQL reader computes exactly what the careful row reader computes, and gives way to it
+whenever a file is not clean."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+import mcpsniff.model as model_pkg
+from mcpsniff.documents.analysis import analyze, document
+from mcpsniff.model.rows import COLUMNS
+from mcpsniff.model.store import Store
+
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLES = sorted((ROOT / "samples").glob("*.jsonl"))
+
+
+def table(path: Path, fast: bool) -> list[tuple]:
+    s = Store()
+    try:
+        if fast:
+            assert s.read_fast(str(path), 0) is not None, f"the fast reader refused {path}"
+        else:
+            s.read_careful(str(path), 0, lambda p: pytest.fail(str(p)), strict=False)
+        cols = ", ".join(n for n, _ in COLUMNS)
+        return s.con.execute(f"SELECT {cols} FROM x ORDER BY line").fetchall()
+    finally:
+        s.close()
+
+
+def same(a, b) -> bool:
+    return (isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b)) or a == b
+
+
+def golden_files(tmp_path: Path) -> list[Path]:
+    import test_golden as g  # tests/checks/test_golden.py
+
+    out = []
+    for rid, (trigger, near) in g.CASES.items():
+        for kind, s in (("t", trigger()[0]), ("n", near())):
+            p = tmp_path / f"{rid}-{kind}.jsonl"
+            p.write_bytes(s.jsonl())
+            out.append(p)
+    return out
+
+
+def test_fast_and_careful_readers_give_the_same_rows(tmp_path):
+    import sys
+
+    sys.path.insert(0, str(ROOT / "tests" / "checks"))
+    files = SAMPLES + golden_files(tmp_path)
+    assert len(files) > 60
+    diffs = []
+    for path in files:
+        a, b = table(path, False), table(path, True)
+        assert len(a) == len(b), path
+        for ra, rb in zip(a, b):
+            for (name, _), va, vb in zip(COLUMNS, ra, rb):
+                if not same(va, vb):
+                    diffs.append((path.name, ra[9], name, va, vb))
+    assert diffs == []
+
+
+def test_gzip_goes_the_fast_way_too(tmp_path):
+    p = tmp_path / "seed.jsonl.gz"
+    p.write_bytes(gzip.compress(SAMPLES[-2].read_bytes()))
+    assert table(p, True) == table(SAMPLES[-2], True)
+
+
+@pytest.mark.parametrize("damage", ["status as a string", "a line that is not JSON", "a blank line", "schema version 2"])
+def test_an_unclean_file_takes_the_careful_path_with_exact_problems(damage, tmp_path, monkeypatch):
+    monkeypatch.setattr(model_pkg, "FAST_MIN_BYTES", 0)  # every file tries the fast reader first
+    lines = SAMPLES[-2].read_bytes().splitlines()
+    rec = json.loads(lines[3])
+    if damage == "status as a string":
+        rec["resp"]["status"] = "200"
+        bad = json.dumps(rec).encode()
+    elif damage == "a line that is not JSON":
+        bad = b"{nope"
+    elif damage == "a blank line":
+        bad = b""
+    else:
+        rec["v"] = 2
+        bad = json.dumps(rec).encode()
+    p = tmp_path / "cap.jsonl"
+    p.write_bytes(b"\n".join(lines[:3] + [bad] + lines[4:]) + b"\n")
+    doc = document(analyze([str(p)]))
+    if damage == "a blank line":
+        assert doc["problems"] == [] and doc["inputs"][0]["exchanges"] == len(lines) - 2  # the meta line, the one replaced
+    else:
+        assert len(doc["problems"]) == 1 and doc["problems"][0].startswith(f"{p}:4: ")
+        assert doc["inputs"][0]["exchanges"] == len(lines) - 2
+
+
+def test_evidence_lines_are_file_lines_on_the_fast_path(tmp_path, monkeypatch):
+    monkeypatch.setattr(model_pkg, "FAST_MIN_BYTES", 0)
+    seed = SAMPLES[-2]
+    fast_doc = document(analyze([str(seed)]))
+    monkeypatch.setattr(model_pkg, "FAST_MIN_BYTES", 1 << 40)
+    careful_doc = document(analyze([str(seed)]))
+    assert fast_doc == careful_doc
+    sources = [e["source"] for f in fast_doc["findings"] for e in f["evidence"]]
+    assert sources and all(s.startswith(f"{seed}:") for s in sources)
