@@ -148,13 +148,29 @@ def per_plane(model: Model, rule: Rule, sel: Selection) -> list[Finding]:
     return out
 
 
+def firing(model: Model, selections: dict[str, Selection]) -> set[str]:
+    """The rules with at least one selected exchange: one scan of the table for all of them."""
+    live = {rid: f"({in_scope(model, catalogue.get(rid))}) AND ({sel.where})"
+            for rid, sel in selections.items() if sel.where.strip() != "FALSE"}
+    if not live:
+        return set()
+    ids = list(live)
+    counts = model.rows("SELECT " + ", ".join(f"count(*) FILTER ({live[r]})" for r in ids) + " FROM m")[0]
+    return {r for r, n in zip(ids, counts) if n}
+
+
 def run_checks(model: Model) -> list[Finding]:
-    """Every rule of the catalogue applied; findings ordered by severity, catalogue order, plane."""
+    """Every rule of the catalogue applied; findings ordered by severity, catalogue order, plane.
+
+    One scan finds the rules that fire at all; only those are grouped per plane (one scan each)."""
     if model.empty:
         return []
+    selections = {rule.id: CHECKS[rule.id](model) for rule in catalogue.RULES.values()}
+    hits = firing(model, selections)
     findings: list[Finding] = []
     for rule in catalogue.RULES.values():
-        findings += per_plane(model, rule, CHECKS[rule.id](model))
+        if rule.id in hits:
+            findings += per_plane(model, rule, selections[rule.id])
     order = {rid: i for i, rid in enumerate(catalogue.RULES)}
     sev = {s: i for i, s in enumerate(SEVERITIES)}
     findings.sort(key=lambda f: (sev[f.severity], order[f.rule], f.plane))

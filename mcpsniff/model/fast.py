@@ -1,18 +1,21 @@
-"""The fast reader: DuckDB's multi-threaded ``read_json`` extracts the model's columns from a large,
-clean mcpsniff JSONL file (plain or gzip) in SQL.
+"""The fast reader: DuckDB's multi-threaded ``read_json`` extracts the model's columns from a large
+mcpsniff JSONL file (plain or gzip) in SQL.
 
-It computes exactly what :func:`mcpsniff.model.rows.row_of` computes (``tests/model/test_fast.py``
-holds the two to it), but it accepts only clean files: DuckDB casts compatible values where the
-careful reader rejects them ("200" as a status), so any line that is not a valid exchange or meta
-record, or that DuckDB cannot read, sends the whole file to the careful reader, which reports
-every bad line as ``file:line: reason``. Line numbers are the record's position in the file
-(DuckDB keeps insertion order); a file with blank lines takes the careful path too.
+It computes what :func:`mcpsniff.model.rows.row_of` computes (``tests/model/test_fast.py`` holds the
+two to it on every sample and golden case) for files that are clean. DuckDB reads values into the
+declared types and casts compatible ones ("200" as a status, 5 as a header value) where the careful
+reader would reject the line; values it cannot cast, lines that are not JSON or not records of
+schema 1, and values out of range (statuses, times) send the whole file to the careful reader,
+which reports every bad line as ``file:line: reason`` (``--strict`` always uses it). Line numbers
+are the record's position in the file (DuckDB keeps insertion order); a file with blank lines
+takes the careful path too.
 """
 
 from __future__ import annotations
 
 import mmap
 import os
+
 from ..mcp import (
     H_ACCEPT, H_LAST_EVENT_ID, H_METHOD, H_NAME, H_PROTOCOL_VERSION, H_SESSION, H_USER_AGENT,
     META_CLIENT_CAPABILITIES, META_CLIENT_INFO, META_PROTOCOL_VERSION,
@@ -20,169 +23,164 @@ from ..mcp import (
 from ..schema import MAX_SIZE, MAX_TIME
 from .rows import CORR_KEYS, CORR_KV, CORR_SEP, MSG_CHARS
 
-_MSG = ("STRUCT(id JSON, method JSON, "
-        "params STRUCT(name JSON, uri JSON, protocolVersion JSON, clientInfo STRUCT(name JSON, version JSON), "
+_MSG = ("STRUCT(id VARCHAR, method VARCHAR, "
+        "params STRUCT(name VARCHAR, uri VARCHAR, protocolVersion VARCHAR, clientInfo STRUCT(name VARCHAR, version VARCHAR), "
         "_meta MAP(VARCHAR, JSON)), "
-        "result STRUCT(protocolVersion JSON), error STRUCT(code JSON, message JSON))")
-_BODY = "STRUCT(size JSON, truncated JSON, batch JSON, text VARCHAR, rpc {msg}[])".format(msg=_MSG)
+        "result STRUCT(protocolVersion VARCHAR), error STRUCT(code DOUBLE, message VARCHAR))")
+# the numbers and flags the checks rely on are read as JSON and type-checked (no "200" taken for 200,
+# no true for 1); strings are read as strings
+_BODY = f"STRUCT(size JSON, truncated JSON, batch JSON, text VARCHAR, rpc {_MSG}[])"
 COLUMNS_SQL = (
-    "{'v': 'JSON', 'kind': 'VARCHAR', 'id': 'JSON', "
-    "'t': 'STRUCT(req JSON, resp JSON, \"end\" JSON)', 'client': 'STRUCT(conn JSON)', "
-    f"'req': 'STRUCT(method JSON, url JSON, headers JSON[][], body {_BODY})', "
-    f"'resp': 'STRUCT(status JSON, headers JSON[][], content_type JSON, body {_BODY}, "
-    "sse STRUCT(t JSON, id JSON, event JSON, data JSON)[])', "
-    "'error': 'JSON', "
-    "'mcpsniff': 'JSON', 'mitmproxy': 'JSON', 'python': 'JSON'}"  # what meta lines say that reports use
+    "{'v': 'JSON', 'kind': 'VARCHAR', 'id': 'VARCHAR', "
+    "'t': 'STRUCT(req JSON, resp JSON, \"end\" JSON)', 'client': 'STRUCT(conn VARCHAR)', "
+    f"'req': 'STRUCT(method VARCHAR, url VARCHAR, headers VARCHAR[][], body {_BODY})', "
+    f"'resp': 'STRUCT(status JSON, headers VARCHAR[][], content_type VARCHAR, body {_BODY}, "
+    "sse STRUCT(t DOUBLE, event VARCHAR, data VARCHAR)[])', "
+    "'error': 'VARCHAR', 'mcpsniff': 'VARCHAR', 'mitmproxy': 'VARCHAR', 'python': 'VARCHAR'}"
 )
+_INT = "('BIGINT', 'UBIGINT')"
+_NUM = "('BIGINT', 'UBIGINT', 'DOUBLE')"
 
 
-def _str(expr: str) -> str:
-    """A JSON value as VARCHAR when it is a JSON string, else NULL (the careful reader's _str_or_none)."""
-    return f"(CASE WHEN json_type({expr}) = 'VARCHAR' THEN ({expr}) ->> '$' END)"
+def _num(expr: str) -> str:
+    """A JSON number as DOUBLE (NULL for JSON null or a missing value)."""
+    return f"(CASE WHEN json_type({expr}) IN {_NUM} THEN ({expr})::DOUBLE END)"
+
+
+def _flag(expr: str) -> str:
+    return f"coalesce(CASE WHEN json_type({expr}) = 'BOOLEAN' THEN ({expr})::BOOLEAN END, false)"
+
+
+def _int(expr: str) -> str:
+    return f"(CASE WHEN json_type({expr}) IN {_INT} THEN ({expr})::HUGEINT END)"
+
+
+def _typed(expr: str, types: str) -> str:
+    """Absent, JSON null, or one of the JSON types."""
+    return f"({expr} IS NULL OR json_type({expr}) IN ('NULL', {types[1:-1]}))"
 
 
 def _hdr(name: str, headers: str = "req.headers", names: str = "hl") -> str:
-    return f"({headers})[list_position({names}, '{name}')][2] ->> '$'"
+    return f"{headers}[list_position({names}, '{name}')][2]"
 
 
 def _joined(name: str) -> str:
-    """All values of a response header, joined with ', ' (the careful reader's joining)."""
-    return (f"nullif(array_to_string(list_transform(list_filter(resp.headers, lambda h: lower(h[1] ->> '$') = '{name}'), "
-            f"lambda h: h[2] ->> '$'), ', '), '')")
+    """All values of a response header, joined with ', ' (the careful reader's joining); only looked
+    for where the response has one (most have none)."""
+    return (f"CASE WHEN list_contains(rhl, '{name}') THEN nullif(array_to_string(list_transform(list_filter(resp.headers, "
+            f"lambda h: lower(h[1]) = '{name}'), lambda h: h[2]), ', '), '') END")
 
 
-def _is_int(expr: str) -> str:
-    return f"json_type({expr}) IN ('BIGINT', 'UBIGINT')"
-
-
-def _is_num(expr: str) -> str:
-    return f"json_type({expr}) IN ('BIGINT', 'UBIGINT', 'DOUBLE')"
-
-
-def _is_bool_or_null(expr: str) -> str:
-    return f"({expr} IS NULL OR json_type({expr}) IN ('BOOLEAN', 'NULL'))"
-
-
-def _time_ok(expr: str, required: bool = False) -> str:
-    null_ok = "" if required else f"{expr} IS NULL OR json_type({expr}) = 'NULL' OR "
-    return f"({null_ok}({_is_num(expr)} AND ({expr})::DOUBLE >= 0 AND ({expr})::DOUBLE < {MAX_TIME}))"
+def _time_ok(expr: str, json: bool = True) -> str:
+    value = _num(expr) if json else expr
+    typed = _typed(expr, _NUM) if json else "TRUE"
+    return f"({typed} AND ({value} IS NULL OR ({value} >= 0 AND {value} < {MAX_TIME})))"
 
 
 def _size_ok(expr: str) -> str:
-    return f"({expr} IS NULL OR ({_is_int(expr)} AND ({expr})::HUGEINT BETWEEN -1 AND {MAX_SIZE - 1}))"
+    return f"({_typed(expr, _INT)} AND ({_int(expr)} IS NULL OR {_int(expr)} BETWEEN -1 AND {MAX_SIZE - 1}))"
 
 
-def _headers_ok(expr: str) -> str:
-    pair_ok = "len(p) = 2 AND json_type(p[1]) = 'VARCHAR' AND json_type(p[2]) = 'VARCHAR'"
-    return f"({expr} IS NULL OR list_bool_and(list_transform({expr}, lambda p: {pair_ok})) IS NOT FALSE)"
+_BOOL = "('BOOLEAN')"
 
 
 def _body_ok(b: str) -> str:
-    return (f"({b} IS NULL OR ({_size_ok(b + '.size')} AND {_is_bool_or_null(b + '.truncated')} "
-            f"AND {_is_bool_or_null(b + '.batch')}))")
+    return f"({b} IS NULL OR ({_size_ok(b + '.size')} AND {_typed(b + '.truncated', _BOOL)} AND {_typed(b + '.batch', _BOOL)}))"
 
 
-#: a record passes when every value the careful reader checks is of the right type and range
+_T_END = 't."end"'
+#: a record the fast reader keeps: schema 1, an exchange or meta line, values of the right type and range
 VALID_SQL = " AND ".join([
-    f"({_is_int('v')} AND v::BIGINT = 1)",
-    "kind = 'exchange'",
-    _time_ok("t.req", required=True), _time_ok("t.resp"), _time_ok('t."end"'),
-    "json_type(req.method) = 'VARCHAR'", "json_type(req.url) = 'VARCHAR'",
-    _headers_ok("req.headers"), _body_ok("req.body"),
-    "(error IS NULL OR json_type(error) IN ('VARCHAR', 'NULL'))",
-    "(resp IS NULL OR ({ok_status} AND {hdrs} AND {body} AND (resp.content_type IS NULL OR json_type(resp.content_type) "
-    "IN ('VARCHAR', 'NULL')) AND (resp.sse IS NULL OR list_bool_and(list_transform(resp.sse, lambda e: "
-    "(e.data IS NULL OR json_type(e.data) = 'VARCHAR') AND {ev_t} AND (e.id IS NULL OR json_type(e.id) IN ('VARCHAR', 'NULL')) "
-    "AND (e.event IS NULL OR json_type(e.event) IN ('VARCHAR', 'NULL')))) IS NOT FALSE)))".format(
-        ok_status=f"({_is_int('resp.status')} AND resp.status::BIGINT BETWEEN 100 AND 599)",
-        hdrs=_headers_ok("resp.headers"), body=_body_ok("resp.body"), ev_t=_time_ok("e.t")),
+    f"json_type(v) IN {_INT} AND v::HUGEINT = 1", "kind IN ('exchange', 'meta')",
+    f"(kind = 'meta' OR (t.req IS NOT NULL AND json_type(t.req) IN {_NUM} AND {_time_ok('t.req')} AND {_time_ok('t.resp')}"
+    f" AND {_time_ok(_T_END)} AND req.method IS NOT NULL AND req.url IS NOT NULL AND {_body_ok('req.body')}"
+    f" AND (resp IS NULL OR (json_type(resp.status) IN {_INT} AND {_int('resp.status')} BETWEEN 100 AND 599"
+    f" AND {_body_ok('resp.body')}"
+    f" AND (resp.sse IS NULL OR list_bool_and(list_transform(resp.sse, lambda e: {_time_ok('e.t', json=False)})) IS NOT FALSE)))))",
 ])
 
-
-def _client_info(info: str) -> str:
-    """name/version of a clientInfo object (the careful reader's _client_info)."""
-    name = f"({info}).name"
-    ver = f"({info}).version"
-    show = lambda e: f"(CASE WHEN json_type({e}) = 'VARCHAR' THEN {e} ->> '$' ELSE {e}::VARCHAR END)"  # noqa: E731
-    return (f"(CASE WHEN {name} IS NOT NULL AND json_type({name}) <> 'NULL' THEN "
-            f"{show(name)} || CASE WHEN {ver} IS NOT NULL AND json_type({ver}) <> 'NULL' THEN '/' || {show(ver)} ELSE '' END END)")
-
-
-def _meta_info(meta: str) -> str:
-    return _client_info(f"json_transform({meta}['{META_CLIENT_INFO}'], '{{\"name\": \"JSON\", \"version\": \"JSON\"}}')")
-
-
 FIRST = "req.body.rpc[1]"
+_INIT = f"({FIRST}.method = 'initialize')"
+
+
+def _meta_client_info(meta: str) -> str:
+    j = f"{meta}['{META_CLIENT_INFO}']"
+    name, ver = f"json_extract_string({j}, '$.name')", f"json_extract_string({j}, '$.version')"
+    return f"(CASE WHEN {name} IS NOT NULL THEN {name} || coalesce('/' || {ver}, '') END)"
+
+
+def _sse_json(needle: str, path: str) -> str:
+    """The JSON of each SSE event whose data contains ``needle`` (a cheap pre-filter) at ``path``."""
+    return (f"list_filter(list_transform(resp.sse, lambda e: CASE WHEN contains(e.data, '{needle}') AND json_valid(e.data) "
+            f"THEN json_extract(e.data, '{path}') END), lambda v: v IS NOT NULL)")
+
+
 SELECT_SQL = f"""
 SELECT
   {_hdr(H_USER_AGENT)} AS ua, {_hdr(H_SESSION)} AS req_sid, {_hdr(H_PROTOCOL_VERSION)} AS pv_hdr,
   {_hdr(H_ACCEPT)} AS accept, {_hdr(H_METHOD)} AS mcp_method_hdr, {_hdr(H_NAME)} AS mcp_name_hdr,
   {_hdr(H_LAST_EVENT_ID)} AS last_event_id,
-  array_to_string(hl, ',') AS hnames, ? AS src, ordinal AS line,
-  CASE WHEN json_type(id) = 'VARCHAR' THEN id ->> '$' ELSE id::VARCHAR END AS exid,
-  t.req::DOUBLE AS t_req, t.resp::DOUBLE AS t_resp, t."end"::DOUBLE AS t_end,
-  req.method ->> '$' AS http_method, req.url ->> '$' AS url,
-  coalesce(req.body.batch::BOOLEAN, false) AS batch, coalesce(req.body.truncated::BOOLEAN, false) AS req_trunc,
+  array_to_string(hl, ',') AS hnames, ? AS src, ordinal AS line, id AS exid,
+  {_num('t.req')} AS t_req, {_num('t.resp')} AS t_resp, {_num(_T_END)} AS t_end,
+  req.method AS http_method, req.url AS url,
+  {_flag('req.body.batch')} AS batch, {_flag('req.body.truncated')} AS req_trunc,
   coalesce(len(req.body.rpc), 0) AS n_msgs,
-  {_str(FIRST + '.method')} AS rpc_method,
+  {FIRST}.method AS rpc_method,
   coalesce({FIRST}.id IS NOT NULL, false) AS has_id,
   coalesce(len(req.body.rpc) > 0 AND NOT list_bool_or(list_transform(req.body.rpc, lambda m: m.method IS NOT NULL AND m.id IS NOT NULL)), false) AS notif_only,
-  {_str(FIRST + f".params._meta['{META_PROTOCOL_VERSION}']")} AS meta_pv,
+  CASE WHEN json_type({FIRST}.params._meta['{META_PROTOCOL_VERSION}']) = 'VARCHAR'
+       THEN {FIRST}.params._meta['{META_PROTOCOL_VERSION}'] ->> '$' END AS meta_pv,
   coalesce(map_contains({FIRST}.params._meta, '{META_CLIENT_CAPABILITIES}'), false) AS meta_caps,
   coalesce(map_contains({FIRST}.params._meta, '{META_CLIENT_INFO}'), false) AS meta_client,
-  (CASE WHEN {FIRST}.params.name IS NOT NULL THEN (CASE WHEN json_type({FIRST}.params.name) = 'VARCHAR' THEN {FIRST}.params.name ->> '$' ELSE {FIRST}.params.name::VARCHAR END)
-        WHEN {FIRST}.params.uri IS NOT NULL THEN (CASE WHEN json_type({FIRST}.params.uri) = 'VARCHAR' THEN {FIRST}.params.uri ->> '$' ELSE {FIRST}.params.uri::VARCHAR END) END) AS name_param,
-  (CASE WHEN {_str(FIRST + '.method')} = 'initialize' THEN {_client_info(FIRST + '.params.clientInfo')}
-        ELSE {_meta_info(FIRST + '.params._meta')} END) AS client_info,
-  (CASE WHEN {_str(FIRST + '.method')} = 'initialize' THEN {_str(FIRST + '.params.protocolVersion')} END) AS init_pv_req,
-  coalesce(resp.status::INTEGER, -1) AS status,
+  coalesce({FIRST}.params.name, {FIRST}.params.uri) AS name_param,
+  CASE WHEN {_INIT} THEN (CASE WHEN {FIRST}.params.clientInfo.name IS NOT NULL THEN
+          {FIRST}.params.clientInfo.name || coalesce('/' || {FIRST}.params.clientInfo.version, '') END)
+       WHEN {FIRST}.params._meta IS NOT NULL THEN {_meta_client_info(FIRST + '.params._meta')} END AS client_info,
+  CASE WHEN {_INIT} THEN {FIRST}.params.protocolVersion END AS init_pv_req,
+  coalesce({_int('resp.status')}::INTEGER, -1) AS status,
   {_hdr(H_SESSION, 'resp.headers', 'rhl')} AS resp_sid,
-  lower(trim(split_part(resp.content_type ->> '$', ';', 1))) AS ctype,
-  coalesce(resp.body.size::BIGINT, CASE WHEN resp IS NULL THEN -1 ELSE -1 END) AS resp_size,
-  coalesce(resp.body.truncated::BOOLEAN, false) AS resp_trunc,
+  lower(trim(split_part(resp.content_type, ';', 1))) AS ctype,
+  coalesce({_int('resp.body.size')}::BIGINT, -1) AS resp_size,
+  {_flag('resp.body.truncated')} AS resp_trunc,
   coalesce(len(resp.sse), 0) AS n_events,
-  {_str('resp.sse[1].event')} AS first_event,
-  CASE WHEN {_str('resp.sse[1].event')} = 'endpoint' THEN resp.sse[1].data ->> '$' END AS first_event_data,
-  CASE WHEN {_str(FIRST + '.method')} = 'initialize' AND resp IS NOT NULL THEN coalesce(
-      {_str("list_filter(resp.body.rpc, lambda m: m.result IS NOT NULL)[1].result.protocolVersion")},
-      list_filter(list_transform(sse_json, lambda j: CASE WHEN json_type(j, '$.result') = 'OBJECT'
-          THEN json_extract_string(j, '$.result.protocolVersion') END), lambda v: v IS NOT NULL)[1]) END AS neg_pv,
-  CASE WHEN req.method ->> '$' = 'GET' AND resp.sse IS NOT NULL THEN len(list_filter(sse_json, lambda j:
-      json_type(j) = 'OBJECT' AND json_exists(j, '$.id') AND NOT json_exists(j, '$.method')
-      AND (json_exists(j, '$.result') OR json_exists(j, '$.error')))) ELSE 0 END AS get_responses,
-  error ->> '$' AS error,
+  resp.sse[1].event AS first_event,
+  CASE WHEN resp.sse[1].event = 'endpoint' THEN resp.sse[1].data END AS first_event_data,
+  CASE WHEN {_INIT} AND resp IS NOT NULL THEN coalesce(
+      list_filter(resp.body.rpc, lambda m: m.result IS NOT NULL)[1].result.protocolVersion,
+      list_filter(list_transform({_sse_json('"result"', '$.result')}, lambda r: json_extract_string(r, '$.protocolVersion')),
+                  lambda v: v IS NOT NULL)[1]) END AS neg_pv,
+  CASE WHEN req.method = 'GET' AND len(resp.sse) > 0 THEN len(list_filter(resp.sse, lambda e:
+      CASE WHEN contains(e.data, '"id"') AND json_valid(e.data) THEN json_type(e.data) = 'OBJECT' AND json_exists(e.data, '$.id')
+      AND NOT json_exists(e.data, '$.method') AND (json_exists(e.data, '$.result') OR json_exists(e.data, '$.error')) ELSE false END)) ELSE 0 END AS get_responses,
+  error,
   {_hdr('origin')} AS origin, {_hdr('access-control-request-headers')} AS acrh, {_hdr('traceparent')} AS traceparent,
-  client.conn ->> '$' AS conn,
-  nullif(array_to_string(list_slice(list_sort(list_concat(
-      list_transform(list_filter(map_entries({FIRST}.params._meta), lambda e: NOT starts_with(e.key, 'io.modelcontextprotocol/')
+  client.conn AS conn,
+  CASE WHEN {FIRST}.params._meta IS NOT NULL OR {_hdr('traceparent')} IS NOT NULL THEN
+    nullif(array_to_string(list_slice(list_sort(list_concat(
+      coalesce(list_transform(list_filter(map_entries({FIRST}.params._meta), lambda e: NOT starts_with(e.key, 'io.modelcontextprotocol/')
           AND json_type(e.value) IN ('VARCHAR', 'BIGINT', 'UBIGINT')),
-          lambda e: left(e.key, 100) || '{CORR_KV}' || left(CASE WHEN json_type(e.value) = 'VARCHAR' THEN e.value ->> '$' ELSE e.value::VARCHAR END, {MSG_CHARS})),
+          lambda e: left(e.key, 100) || '{CORR_KV}' || left(CASE WHEN json_type(e.value) = 'VARCHAR' THEN e.value ->> '$' ELSE e.value::VARCHAR END, {MSG_CHARS})), []),
       CASE WHEN len(string_split({_hdr('traceparent')}, '-')) >= 3 AND len(string_split({_hdr('traceparent')}, '-')[2]) = 32
-           THEN ['traceparent trace-id{CORR_KV}' || string_split({_hdr('traceparent')}, '-')[2]] ELSE [] END)), 1, {CORR_KEYS}), '{CORR_SEP}'), '') AS corr,
-  CASE WHEN resp IS NULL THEN 0 ELSE least(len(list_filter(rhl, lambda n: n = '{H_SESSION}')), 99) END AS resp_sid_n,
+           THEN ['traceparent trace-id{CORR_KV}' || string_split({_hdr('traceparent')}, '-')[2]] ELSE [] END)), 1, {CORR_KEYS}), '{CORR_SEP}'), '')
+  END AS corr,
+  CASE WHEN NOT coalesce(list_contains(rhl, '{H_SESSION}'), false) THEN 0 ELSE least(len(list_filter(rhl, lambda n: n = '{H_SESSION}')), 99) END AS resp_sid_n,
   {_joined('access-control-allow-headers')} AS acah, {_joined('access-control-expose-headers')} AS aceh,
   {_joined('access-control-allow-origin')} AS acao, {_joined('location')} AS location,
-  rpc_err, resp_msg,
+  CASE WHEN err_code = floor(err_code) AND abs(err_code) < 9007199254740992 THEN err_code END AS rpc_err,
+  coalesce(left(err_message, {MSG_CHARS}),
+           CASE WHEN {_int('resp.status')} >= 400 THEN left(trim(list_filter(string_split(replace(resp.body.text, chr(13), chr(10)), chr(10)),
+               lambda s: trim(s) <> '')[1]), {MSG_CHARS}) END) AS resp_msg,
   kind, ({VALID_SQL}) AS valid,
-  CASE WHEN kind = 'meta' THEN json_object('mcpsniff', mcpsniff ->> '$', 'mitmproxy', mitmproxy ->> '$', 'python', python ->> '$') END AS meta
+  CASE WHEN kind = 'meta' THEN json_object('mcpsniff', mcpsniff, 'mitmproxy', mitmproxy, 'python', python) END AS meta
 FROM (
   SELECT *,
-    list_transform(req.headers, lambda h: lower(h[1] ->> '$')) AS hl,
-    list_transform(resp.headers, lambda h: lower(h[1] ->> '$')) AS rhl,
-    -- the SSE event data that is JSON (as JSON), only where the columns below look at it
-    CASE WHEN resp.sse IS NOT NULL AND (req.method ->> '$' = 'GET' OR resp.status::INTEGER >= 300
-              OR {_str(FIRST + '.method')} = 'initialize' OR len(resp.sse) > 0) THEN
-        list_transform(resp.sse, lambda e: CASE WHEN json_type(e.data) = 'VARCHAR' AND json_valid(e.data ->> '$')
-                                              THEN (e.data ->> '$')::JSON END) END AS sse_json,
-    CASE WHEN resp IS NOT NULL AND (resp.status::INTEGER >= 300 OR len(resp.sse) > 0) THEN coalesce(
+    list_transform(req.headers, lambda h: lower(h[1])) AS hl,
+    list_transform(resp.headers, lambda h: lower(h[1])) AS rhl,
+    CASE WHEN resp IS NOT NULL AND ({_int('resp.status')} >= 300 OR len(resp.sse) > 0) THEN coalesce(
         list_filter(resp.body.rpc, lambda m: m.error IS NOT NULL)[1].error,
-        json_transform(list_filter(list_transform(sse_json, lambda j: CASE WHEN json_type(j, '$.error') = 'OBJECT'
-            THEN json_extract(j, '$.error') END), lambda v: v IS NOT NULL)[1],
-            '{{"code": "JSON", "message": "JSON"}}')) END AS err_obj,
-    CASE WHEN {_is_int("err_obj['code']")} AND abs((err_obj['code'])::HUGEINT) < 9007199254740992 THEN (err_obj['code'])::DOUBLE END AS rpc_err,
-    coalesce(left({_str("err_obj['message']")}, {MSG_CHARS}),
-             CASE WHEN resp.status::INTEGER >= 400 THEN left(trim(list_filter(string_split(replace(resp.body.text, chr(13), chr(10)), chr(10)),
-                 lambda s: trim(s) <> '')[1]), {MSG_CHARS}) END) AS resp_msg
+        json_transform(list_filter({_sse_json('"error"', '$.error')}, lambda x: json_type(x) = 'OBJECT')[1],
+                       '{{"code": "DOUBLE", "message": "VARCHAR"}}')) END AS err,
+    err['code'] AS err_code, err['message'] AS err_message
   FROM ({{read}})
 )
 """
