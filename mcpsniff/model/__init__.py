@@ -55,7 +55,9 @@ def build(
 def _finish(store: Store, inputs: list[InputInfo], problems: list[Problem]) -> Model:
     store.finish()
     derive(store.con)
-    return Model(con=store.con, inputs=inputs, problems=problems, n=store.count("m"), _owner=store)
+    store.release_inputs()
+    n = store.con.execute("SELECT count(*) FROM m").fetchall()[0][0]
+    return Model(con=store.con, inputs=inputs, problems=problems, n=n, _owner=store)
 
 
 def from_frames(frames: Iterable[Any], info: InputInfo) -> Model:

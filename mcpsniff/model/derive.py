@@ -19,7 +19,7 @@ echo      for each follow-up: "echoed" (an id issued to this plane), "dropped" (
 
 URL-level facts (endpoint keys, redirect targets, announced legacy endpoints, host:port) are
 worked out in Python once per distinct URL with the same functions the capture uses
-(:func:`mcpsniff.mcp.endpoint_key`); everything per exchange is SQL over the table ``ex``,
+(:func:`mcpsniff.mcp.endpoint_key`); everything per exchange is SQL over the exchanges (``u``, numbered by ``ord``),
 which this turns into ``m``.
 """
 
@@ -37,10 +37,10 @@ SUPPORT_METHODS = ("GET", "DELETE", "OPTIONS")
 
 def _url_table(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """Per distinct URL: its endpoint (redirects followed to the end of their chain) and host:port."""
-    urls = [u for (u,) in con.execute("SELECT DISTINCT url FROM ex").fetchall()]
+    urls = [u for (u,) in con.execute("SELECT DISTINCT url FROM u").fetchall()]
     alias: dict[str, str] = {}
     for url, loc in con.execute(
-            "SELECT DISTINCT url, location FROM ex WHERE status BETWEEN 300 AND 399 AND location IS NOT NULL").fetchall():
+            "SELECT DISTINCT url, location FROM u WHERE status BETWEEN 300 AND 399 AND location IS NOT NULL").fetchall():
         try:
             target = endpoint_key(urljoin(url, loc.strip()))
         except ValueError:
@@ -63,7 +63,7 @@ def _url_table(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
 def _announced(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """The POST URLs legacy servers announced in their ``endpoint`` events."""
     out = set()
-    for url, data in con.execute("SELECT url, first_event_data FROM ex WHERE first_event = 'endpoint'").fetchall():
+    for url, data in con.execute("SELECT DISTINCT url, first_event_data FROM u WHERE first_event = 'endpoint'").fetchall():
         if isinstance(data, str) and data.strip():
             try:
                 out.add(urljoin(url, data.strip()))
@@ -73,14 +73,16 @@ def _announced(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
 
 
 def derive(con: duckdb.DuckDBPyConnection) -> None:
-    """Turn ``ex`` into ``m`` (with plane, endpoint, era, follow_up, echo, scope_sid, sid_issued_to,
-    neg_version) and build ``sessions`` (sid, plane, endpoint, t, version, pos)."""
+    """Turn ``u`` (ordered by ``ord``) into ``m`` (with pos, plane, endpoint, era, follow_up, echo,
+    scope_sid, sid_issued_to, neg_version) and build ``sessions`` (sid, plane, endpoint, t, version, pos).
+
+    Only ``base`` and ``m`` read the wide exchange rows; the steps between work on narrow tables."""
     con.register("urls_df", _url_table(con))
     con.register("announced_df", _announced(con))
     support = ", ".join(f"'{m}'" for m in SUPPORT_METHODS)
     con.execute(f"""
         CREATE TEMP TABLE base AS
-        SELECT pos, coalesce(ua, '{NO_USER_AGENT}') AS plane, u.endpoint, u.netloc,
+        SELECT o.pos, coalesce(ua, '{NO_USER_AGENT}') AS plane, url.endpoint, url.netloc,
           CASE
             WHEN first_event = 'endpoint' OR a.url IS NOT NULL THEN 'legacy'
             WHEN meta_pv IS NOT NULL OR mcp_method_hdr IS NOT NULL OR pv_hdr >= '{MODERN_VERSION}'
@@ -88,8 +90,9 @@ def derive(con: duckdb.DuckDBPyConnection) -> None:
             WHEN n_msgs > 0 OR req_sid IS NOT NULL OR pv_hdr IS NOT NULL OR mcp_method_hdr IS NOT NULL
                  OR ctype = 'text/event-stream' THEN 'handshake'
             ELSE 'other' END AS era0,
-          http_method, rpc_method, status
-        FROM ex JOIN urls_df u USING (url) LEFT JOIN announced_df a USING (url)""")
+          first_event = 'endpoint' AS announces, http_method, rpc_method, status, req_sid, resp_sid, neg_pv,
+          coalesce(t_resp, t_end, t_req) AS t_done, t_req
+        FROM u JOIN ord o USING (src, line) JOIN urls_df url USING (url) LEFT JOIN announced_df a USING (url)""")
     # GET, DELETE, OPTIONS without MCP markers on an endpoint with Streamable HTTP traffic take
     # that endpoint's main era (a GET stream opened without the session header is still MCP)
     con.execute(f"""
@@ -98,8 +101,8 @@ def derive(con: duckdb.DuckDBPyConnection) -> None:
           SELECT endpoint, arg_max(era0, n * 2 + CASE era0 WHEN 'handshake' THEN 1 ELSE 0 END) AS era
           FROM (SELECT endpoint, era0, count(*) AS n FROM base WHERE era0 IN ('handshake', 'modern') GROUP BY ALL)
           GROUP BY endpoint),
-        legacy_get AS (SELECT DISTINCT plane, netloc FROM base b JOIN ex USING (pos) WHERE ex.first_event = 'endpoint')
-        SELECT b.pos, b.plane, b.endpoint,
+        legacy_get AS (SELECT DISTINCT plane, netloc FROM base WHERE announces)
+        SELECT b.* EXCLUDE (era0, netloc, announces),
           CASE
             WHEN b.era0 = 'other' AND b.http_method IN ({support}) THEN coalesce(e.era, 'other')
             WHEN b.era0 = 'handshake' AND b.rpc_method = 'initialize' AND b.status BETWEEN 400 AND 499
@@ -109,44 +112,37 @@ def derive(con: duckdb.DuckDBPyConnection) -> None:
         LEFT JOIN legacy_get lg ON lg.plane = b.plane AND lg.netloc = b.netloc""")
     con.execute("""
         CREATE TEMP TABLE init AS
-        SELECT b.pos, b.plane, b.endpoint, coalesce(ex.t_resp, ex.t_end, ex.t_req) AS t, ex.resp_sid AS sid, ex.neg_pv AS version
-        FROM base2 b JOIN ex USING (pos)
-        WHERE b.era = 'handshake' AND ex.rpc_method = 'initialize' AND ex.status BETWEEN 200 AND 299""")
+        SELECT pos, plane, endpoint, t_done AS t, resp_sid AS sid, neg_pv AS version FROM base2
+        WHERE era = 'handshake' AND rpc_method = 'initialize' AND status BETWEEN 200 AND 299""")
     con.execute("""
         CREATE TABLE sessions AS
         SELECT sid, plane, endpoint, t, version, pos FROM init WHERE sid IS NOT NULL
         QUALIFY row_number() OVER (PARTITION BY sid ORDER BY pos) = 1 ORDER BY pos""")
     # per follow-up: the scope's latest successful initialize that finished before it started
     con.execute("""
-        CREATE TEMP TABLE followups AS
-        SELECT b.pos, b.plane, b.endpoint, ex.t_req AS t, ex.req_sid
-        FROM base2 b JOIN ex USING (pos)
-        WHERE b.era = 'handshake' AND ex.rpc_method IS DISTINCT FROM 'initialize' AND ex.http_method <> 'OPTIONS'""")
-    con.execute("""
         CREATE TEMP TABLE scoped AS
         SELECT f.pos, i.sid AS scope_sid, i.version AS scope_version
-        FROM followups f ASOF LEFT JOIN init i ON f.plane = i.plane AND f.endpoint = i.endpoint AND f.t >= i.t""")
+        FROM (SELECT pos, plane, endpoint, t_req AS t FROM base2
+              WHERE era = 'handshake' AND rpc_method IS DISTINCT FROM 'initialize' AND http_method <> 'OPTIONS') f
+        ASOF LEFT JOIN init i ON f.plane = i.plane AND f.endpoint = i.endpoint AND f.t >= i.t""")
     con.execute("""
         CREATE TABLE m AS
-        SELECT ex.*, b.plane, b.endpoint, b.era,
-          (f.pos IS NOT NULL) AS follow_up,
-          CASE WHEN f.pos IS NULL THEN NULL
-               WHEN ex.req_sid IS NOT NULL AND s.sid IS NOT NULL AND s.plane = b.plane THEN 'echoed'
-               WHEN ex.req_sid IS NOT NULL AND s.sid IS NOT NULL THEN 'foreign'
-               WHEN ex.req_sid IS NOT NULL THEN 'unknown'
+        SELECT u.*, b.pos, b.plane, b.endpoint, b.era,
+          (sc.pos IS NOT NULL) AS follow_up,
+          CASE WHEN sc.pos IS NULL THEN NULL
+               WHEN u.req_sid IS NOT NULL AND s.sid IS NOT NULL AND s.plane = b.plane THEN 'echoed'
+               WHEN u.req_sid IS NOT NULL AND s.sid IS NOT NULL THEN 'foreign'
+               WHEN u.req_sid IS NOT NULL THEN 'unknown'
                WHEN sc.scope_sid IS NOT NULL THEN 'dropped'
                ELSE 'none' END AS echo,
           sc.scope_sid, s.plane AS sid_issued_to,
-          CASE WHEN b.era = 'handshake' AND ex.rpc_method = 'initialize' AND ex.status BETWEEN 200 AND 299 THEN ex.neg_pv
+          CASE WHEN b.era = 'handshake' AND u.rpc_method = 'initialize' AND u.status BETWEEN 200 AND 299 THEN u.neg_pv
                WHEN s.sid IS NOT NULL THEN s.version
                ELSE sc.scope_version END AS neg_version
-        FROM ex JOIN base2 b USING (pos)
-        LEFT JOIN followups f USING (pos)
-        LEFT JOIN scoped sc USING (pos)
-        LEFT JOIN sessions s ON s.sid = ex.req_sid
-        ORDER BY pos""")
-    for t in ("base", "base2", "init", "followups", "scoped"):
+        FROM u JOIN ord o USING (src, line) JOIN base2 b ON b.pos = o.pos
+        LEFT JOIN scoped sc ON sc.pos = o.pos
+        LEFT JOIN sessions s ON s.sid = u.req_sid""")
+    for t in ("base", "base2", "init", "scoped", "ord"):
         con.execute(f"DROP TABLE {t}")
-    con.execute("DROP TABLE ex")
     con.unregister("urls_df")
     con.unregister("announced_df")

@@ -27,7 +27,8 @@ def table(path: Path, fast: bool) -> list[tuple]:
         else:
             s.read_careful(str(path), 0, lambda p: pytest.fail(str(p)), strict=False)
         cols = ", ".join(n for n, _ in COLUMNS)
-        return s.con.execute(f"SELECT {cols} FROM x ORDER BY line").fetchall()
+        s.finish()
+        return s.con.execute(f"SELECT {cols} FROM u ORDER BY line").fetchall()
     finally:
         s.close()
 
@@ -71,21 +72,44 @@ def test_gzip_goes_the_fast_way_too(tmp_path):
     assert table(p, True) == table(SAMPLES[-2], True)
 
 
-@pytest.mark.parametrize("damage", ["status as a string", "a line that is not JSON", "a blank line", "schema version 2"])
+def _set(path: str, value):
+    def damage(rec: dict) -> bytes:
+        node = rec
+        *parents, last = path.split(".")
+        for key in parents:
+            node = node.setdefault(key, {})
+        node[last] = value
+        return json.dumps(rec).encode()
+    return damage
+
+
+# values DuckDB would cast or accept but the careful reader rejects: the fast reader must give way
+DAMAGES = {
+    "status as a string": _set("resp.status", "200"),
+    "status as a float": _set("resp.status", 200.0),
+    "status in exponent form": lambda rec: json.dumps(rec).replace('"status": 200', '"status": 2e2').encode(),
+    "status out of range": _set("resp.status", 99),
+    "time as a string": _set("t.req", "1700000000.5"),
+    "negative time": _set("t.req", -1),
+    "no request time": lambda rec: (rec["t"].pop("req"), json.dumps(rec).encode())[1],
+    "truncated as 1": _set("req.body.truncated", 1),
+    "batch as a string": _set("req.body.batch", "true"),
+    "size as a float": _set("resp.body.size", 1.5),
+    "size beyond 64 bits": _set("resp.body.size", 2**100),
+    "schema version as a string": _set("v", "1"),
+    "schema version 2": _set("v", 2),
+    "a line that is not JSON": lambda rec: b"{nope",
+    "a blank line": lambda rec: b"",
+}
+
+
+@pytest.mark.parametrize("damage", list(DAMAGES))
 def test_an_unclean_file_takes_the_careful_path_with_exact_problems(damage, tmp_path, monkeypatch):
     monkeypatch.setattr(model_pkg, "FAST_MIN_BYTES", 0)  # every file tries the fast reader first
     lines = SAMPLES[-2].read_bytes().splitlines()
     rec = json.loads(lines[3])
-    if damage == "status as a string":
-        rec["resp"]["status"] = "200"
-        bad = json.dumps(rec).encode()
-    elif damage == "a line that is not JSON":
-        bad = b"{nope"
-    elif damage == "a blank line":
-        bad = b""
-    else:
-        rec["v"] = 2
-        bad = json.dumps(rec).encode()
+    assert rec["resp"]["status"] == 200 and "size" in rec["resp"]["body"]
+    bad = DAMAGES[damage](rec)
     p = tmp_path / "cap.jsonl"
     p.write_bytes(b"\n".join(lines[:3] + [bad] + lines[4:]) + b"\n")
     doc = document(analyze([str(p)]))

@@ -66,6 +66,7 @@ def test_the_table_orders_by_time_then_file_order():
     store = Store()
     store.insert_frame(chunk_frame([a, tuple(later)]))
     store.finish()
-    assert store.con.execute("SELECT pos, t_req, line FROM ex ORDER BY pos").fetchall() == [(0, 1.0, 2), (1, 2.0, 1)]
-    assert store.con.execute("SELECT t_end FROM ex").fetchall() == [(None,), (None,)]  # NaN became NULL
+    assert store.con.execute("SELECT pos, t_req, line FROM u JOIN ord USING (src, line) ORDER BY pos").fetchall() == [
+        (0, 1.0, 2), (1, 2.0, 1)]
+    assert store.con.execute("SELECT t_end FROM u").fetchall() == [(None,), (None,)]  # NaN became NULL
     store.close()
