@@ -160,6 +160,24 @@ def run_checks(model: Model) -> list[Finding]:
     return findings
 
 
+def checked(model: Model) -> dict[str, list[str]]:
+    """Per plane: the rules it was checked against, i.e. whose scope (eras, ``since``) held at
+    least one of its exchanges; in catalogue order."""
+    if model.empty:
+        return {}
+    planes = model.df["plane"]
+    scopes: dict[tuple, set[str]] = {}
+    out: dict[str, list[str]] = {}
+    for rule in catalogue.RULES.values():
+        key = (rule.eras, rule.since)
+        if key not in scopes:
+            mask = in_scope(model, rule)
+            scopes[key] = {str(p) for p in pd.unique(planes[np.asarray(mask, dtype=bool)])}
+        for plane in scopes[key]:
+            out.setdefault(plane, []).append(rule.id)
+    return out
+
+
 def column(model: Model, name: str, rows: np.ndarray) -> pd.Series:
     """One column of the table at these positions (for ``values`` functions)."""
     return model.df[name].iloc[rows]

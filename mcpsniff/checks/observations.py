@@ -10,9 +10,8 @@ from .engine import Selection, check, column
 
 @check("no-response")
 def no_response(m: Model) -> Selection:
-    df = m.df
     return Selection(
-        df["error"].notna() & (df["status"] < 0),
+        m.no_response,
         lambda rows: {"errors": {k: int(v) for k, v in column(m, "error", rows).astype(str).value_counts().head(3).items()}},
     )
 

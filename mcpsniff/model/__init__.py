@@ -22,6 +22,7 @@ def build(
     strict: bool = False,
     on_problem: Callable[[Problem], None] | None = None,
     progress: Callable[[int], None] | None = None,
+    on_bytes: Callable[[int], None] | None = None,
 ) -> Model:
     """Load inputs (merged into one capture, ordered by time) and derive everything."""
     problems: list[Problem] = []
@@ -31,7 +32,7 @@ def build(
         if on_problem:
             on_problem(p)
 
-    chunks, inputs = read_rows(list(names), report, strict=strict, progress=progress)
+    chunks, inputs = read_rows(list(names), report, strict=strict, progress=progress, on_bytes=on_bytes)
     return from_frame(frame(chunks), inputs, problems)
 
 

@@ -18,6 +18,7 @@ from ..load import InputInfo, Problem
 from ..mcp import ERA_FAMILY, LEGACY_VERSION, MODERN_VERSION, is_2xx
 
 ECHO_CLASSES = ("echoed", "dropped", "foreign", "unknown", "none")
+LATENCY_PERCENTILES = (50, 95, 99)
 
 
 def _counts(s: pd.Series) -> dict[str, int]:
@@ -91,6 +92,13 @@ class Model:
     def mcp(self) -> pd.Series:
         return self.df["era"] != "other"
 
+    @cached_property
+    def no_response(self) -> pd.Series:
+        """The exchange ended (or the capture stopped) before any response arrived: the one
+        definition the ``no-response`` rule, the refusal counts and the live summary use."""
+        df = self.df
+        return df["error"].notna() & (df["status"] < 0)
+
     # -- capture-wide -----------------------------------------------------------------------------
     def planes(self) -> list[str]:
         return sorted(set(self.df["plane"].astype("object"))) if not self.empty else []
@@ -161,6 +169,53 @@ class Model:
                     "first_seen": float(g["t_req"].min()),
                     "last_seen": float(g["t_req"].max()),
                 }
+            )
+        return out
+
+    def latency(self) -> dict[str, list[dict[str, Any]]]:
+        """Per plane with MCP traffic, per method: how long its exchanges took, in milliseconds.
+
+        ``response_end_ms``: request start -> response complete, over the exchanges that got a
+        response; ``first_event_ms``: request start -> first SSE event, over those answered with
+        an event stream.  Each is ``{"count", "p50", "p95", "p99"}`` (linear interpolation
+        between the closest ranks), or None when no exchange of the method had one.
+        """
+        df = self.df
+        if df.empty:
+            return {}
+        sel = self.mcp.to_numpy()
+        answered = (df["status"] >= 0) & df["t_end"].notna()
+        t = pd.DataFrame(
+            {
+                "plane": df["plane"].astype("object"),
+                "method": self.label.astype("object"),
+                "end": ((df["t_end"] - df["t_req"]) * 1000.0).where(answered),
+                "first": (df["t_event"] - df["t_req"]) * 1000.0,
+            }
+        )[sel]
+        if t.empty:
+            return {}
+        g = t.groupby(["plane", "method"], sort=True)
+        size = g.size()
+        qs = [p / 100 for p in LATENCY_PERCENTILES]
+        stats = {}
+        for col in ("end", "first"):
+            n = g[col].count()
+            q = g[col].quantile(qs).unstack()
+            stats[col] = (n, q)
+
+        def summary(col: str, key: tuple[str, str]) -> dict[str, Any] | None:
+            n, q = stats[col]
+            if not n[key]:
+                return None
+            row = q.loc[key]
+            return {"count": int(n[key]), **{f"p{p}": round(float(row[p / 100]), 3) for p in LATENCY_PERCENTILES}}
+
+        out: dict[str, list[dict[str, Any]]] = {}
+        for key, requests in size.items():
+            out.setdefault(str(key[0]), []).append(
+                {"method": str(key[1]), "requests": int(requests),
+                 "response_end_ms": summary("end", key), "first_event_ms": summary("first", key)}
             )
         return out
 

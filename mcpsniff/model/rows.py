@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import gc
 import os
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, wait
 from multiprocessing import get_context
 from typing import Any, Callable
 
@@ -77,6 +77,7 @@ COLUMNS: tuple[tuple[str, Any], ...] = (
     ("origin", "cat"), ("acrh", "cat"), ("traceparent", "str"), ("conn", "cat"), ("corr", "cat"),
     ("resp_sid_n", np.int8), ("acah", "cat"), ("aceh", "cat"), ("acao", "cat"), ("location", "str"),
     ("rpc_err", np.float64), ("resp_msg", "cat"),
+    ("t_event", np.float64),
 )
 
 
@@ -249,8 +250,9 @@ def row_of(r: dict[str, Any], src: int, line: int) -> tuple:
             ev0 = sse[0]
             first_event = _str_or_none(ev0.get("event"))
             first_event_data = ev0.get("data") if first_event == "endpoint" else None
+            t_event = ev0.get("t")  # arrival of the first SSE event
         else:
-            first_event = first_event_data = None
+            first_event = first_event_data = t_event = None
         if rpc_method == "initialize":
             res = _find_init_result(resp)
             if res is not None:
@@ -259,7 +261,7 @@ def row_of(r: dict[str, Any], src: int, line: int) -> tuple:
         resp_size, resp_trunc, n_events = rb.get("size", -1), bool(rb.get("truncated")), len(sse)
     else:
         status, resp_sid, ctype, resp_size, resp_trunc, n_events = -1, None, None, -1, False, 0
-        first_event = first_event_data = None
+        first_event = first_event_data = t_event = None
         get_responses = 0
         resp_sid_n, acah, aceh, acao, location, rpc_err, resp_msg = 0, None, None, None, None, np.nan, None
     err = r.get("error")
@@ -268,6 +270,7 @@ def row_of(r: dict[str, Any], src: int, line: int) -> tuple:
     t_req = t["req"]
     t_resp = np.nan if t_resp is None else t_resp
     t_end = np.nan if t_end is None else t_end
+    t_event = t_event if type(t_event) in (float, int) else np.nan
     return (
         ua, req_sid, pv_hdr, accept, mcp_method_hdr, mcp_name_hdr, last_event_id,
         hnames, src, line, exid,
@@ -282,6 +285,7 @@ def row_of(r: dict[str, Any], src: int, line: int) -> tuple:
         origin, acrh, traceparent, conn, corr,
         resp_sid_n, acah, aceh, acao, location,
         rpc_err, resp_msg,
+        t_event,
     )
 
 
@@ -343,12 +347,24 @@ def _to_str_array(cat: pd.Categorical) -> np.ndarray:
     return cats[cat.codes]  # code -1 (missing) picks the trailing None
 
 
-def _read_range(name: str, si: int, start: int, end: int) -> tuple[pd.DataFrame, list[tuple[int, str]], int, list, int]:
-    """Worker: rows of the lines starting in [start, end) of a JSONL file."""
+_BYTES: Any = None  # bytes read per range of a parallel read (shared memory, made before the workers fork)
+
+
+def _read_range(name: str, si: int, start: int, end: int, slot: int = -1,
+                tick: Callable[[], None] | None = None) -> tuple[pd.DataFrame, list[tuple[int, str]], int, list, int]:
+    """Worker: rows of the lines starting in [start, end) of a JSONL file; bytes read go to
+    ``_BYTES[slot]`` (then ``tick()``) when progress is wanted."""
     problems: list[tuple[int, str]] = []
     r = Reading(name, lambda p: problems.append((p.line or 0, p.reason)))
+    on_bytes = None
+    if slot >= 0 and _BYTES is not None:
+        def on_bytes(n: int) -> None:
+            _BYTES[slot] = n
+            if tick is not None:
+                tick()
     with no_gc():
-        rows = [row for _, row in load.read(r, convert=lambda rec, ln: row_of(rec, si, ln), byte_range=(start, end))]
+        rows = [row for _, row in load.read(r, convert=lambda rec, ln: row_of(rec, si, ln), byte_range=(start, end),
+                                            on_bytes=on_bytes)]
         return chunk_frame(rows), problems, r.exchanges, r.meta, r.lines
 
 
@@ -359,21 +375,32 @@ def read_rows(
     strict: bool = False,
     progress: Callable[[int], None] | None = None,
     workers: int | None = None,
+    on_bytes: Callable[[int], None] | None = None,
 ) -> tuple[list[pd.DataFrame], list[InputInfo]]:
-    """Read every input into DataFrame chunks (in input order), and what each input held."""
+    """Read every input into DataFrame chunks (in input order), and what each input held.
+
+    ``progress`` is told how many exchanges were read so far, ``on_bytes`` how many bytes
+    of all inputs together (both now and then, while reading)."""
+    global _BYTES
     workers = workers or os.cpu_count() or 1
     chunks: list[pd.DataFrame] = []
     infos: list[InputInfo] = []
     n_total = 0
+    bytes_before = 0  # bytes of the inputs already read
     for si, name in enumerate(names):
         ranges = None
         if workers > 1 and not strict and name != "-" and load.file_size(name) >= PARALLEL_MIN_BYTES:
             ranges = load.jsonl_ranges(name, workers)
         if ranges:
             # workers take all ranges but the last, which this process reads meanwhile
+            _BYTES = get_context("fork").Array("q", len(ranges), lock=False) if on_bytes else None
+            tick = (lambda base=bytes_before: on_bytes(base + sum(_BYTES))) if on_bytes else None  # noqa: E731
             with ProcessPoolExecutor(max_workers=len(ranges) - 1, mp_context=get_context("fork")) as pool:
-                futures = [pool.submit(_read_range, name, si, a, b) for a, b in ranges[:-1]]
-                own = _read_range(name, si, *ranges[-1])
+                futures = [pool.submit(_read_range, name, si, a, b, i) for i, (a, b) in enumerate(ranges[:-1])]
+                own = _read_range(name, si, *ranges[-1], len(ranges) - 1, tick)
+                while tick and wait(futures, timeout=0.25).not_done:
+                    tick()  # this process is done with its range: keep showing the workers' progress
+                _BYTES = None
                 line_base = exchanges = 0
                 meta: list[dict[str, Any]] = []
                 for result in [f.result() for f in futures] + [own]:
@@ -390,17 +417,20 @@ def read_rows(
                     if progress:
                         progress(n_total)
             infos.append(InputInfo(name, "jsonl", exchanges, tuple(meta)))
+            bytes_before += load.file_size(name)
             continue
         rows = []
         r = Reading(name, report, strict)
+        count = (lambda n, base=bytes_before: on_bytes(base + n)) if on_bytes else None  # noqa: E731
         with no_gc():
-            for _, row in load.read(r, convert=lambda rec, ln, si=si: row_of(rec, si, ln)):
+            for _, row in load.read(r, convert=lambda rec, ln, si=si: row_of(rec, si, ln), on_bytes=count):
                 rows.append(row)
                 if progress is not None and not len(rows) & 0x3FFF:
                     progress(n_total + len(rows))
             n_total += len(rows)
             chunks.append(chunk_frame(rows))
         infos.append(r.info())
+        bytes_before += load.file_size(name)
     return chunks, infos
 
 
