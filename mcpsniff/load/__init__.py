@@ -18,7 +18,7 @@ from typing import Any, Callable, Iterator
 from ..errors import LoadError
 from ..schema import SchemaError, check_record
 from . import flows, har, jsonl
-from .base import InputInfo, OnProblem, Problem, Reading, open_bytes, peek
+from .base import CountingReader, InputInfo, OnProblem, Problem, Reading, open_bytes, peek
 
 #: input formats, in the order ties are broken
 FORMATS: dict[str, ModuleType] = {m.NAME: m for m in (jsonl, har, flows)}
@@ -37,21 +37,25 @@ def read(
     *,
     convert: Convert | None = None,
     byte_range: tuple[int, int] | None = None,
+    on_bytes: Callable[[int], None] | None = None,
 ) -> Iterator[tuple[int, Any]]:
     """Yield ``(line, item)`` pairs from the input ``r`` names, counting into ``r``.
 
     A record the converter cannot take is explained with :func:`check_record`
     and reported like any other bad line.  ``byte_range`` (JSONL only) reads the
-    lines that start inside ``[start, end)``.
+    lines that start inside ``[start, end)``.  ``on_bytes`` is told how many bytes
+    of the input (of the range) were read so far, now and then and at the end.
     """
     fo = open_bytes(r.name)
     with fo:
+        if byte_range is None:
+            r.fmt = detect_format(peek(fo), r.name)
+        src: Any = fo if on_bytes is None else CountingReader(fo, on_bytes)
         if byte_range is not None:
             r.fmt = jsonl.NAME
-            reader = jsonl.records(r, fo, byte_range)
+            reader = jsonl.records(r, src, byte_range)
         else:
-            r.fmt = detect_format(peek(fo), r.name)
-            reader = FORMATS[r.fmt].records(r, fo)
+            reader = FORMATS[r.fmt].records(r, src)
         for line, rec in reader:
             if convert is not None:
                 try:
@@ -73,6 +77,21 @@ def read(
                 item = rec
             r.exchanges += 1
             yield line, item
+        if on_bytes is not None:
+            src.flush()
+
+
+def capture_records(names: list[str], on_problem: OnProblem, *, strict: bool = False) -> tuple[list[dict[str, Any]], list[InputInfo]]:
+    """Every validated exchange record of these inputs as one capture: ordered by request
+    time, input and line order breaking ties (as the model orders its rows)."""
+    keyed: list[tuple[float, int, int, dict[str, Any]]] = []
+    infos = []
+    for si, name in enumerate(names):
+        r = Reading(name, on_problem, strict)
+        keyed += [(rec["t"]["req"], si, line, rec) for line, rec in read(r)]
+        infos.append(r.info())
+    keyed.sort(key=lambda k: k[:3])
+    return [k[3] for k in keyed], infos
 
 
 def jsonl_ranges(name: str, n: int) -> list[tuple[int, int]] | None:
@@ -90,5 +109,5 @@ def file_size(name: str) -> int:
         return 0
 
 
-__all__ = ["FORMATS", "InputInfo", "LoadError", "OnProblem", "Problem", "Reading", "detect_format", "file_size",
-           "jsonl_ranges", "read"]
+__all__ = ["FORMATS", "InputInfo", "LoadError", "OnProblem", "Problem", "Reading", "capture_records", "detect_format",
+           "file_size", "jsonl_ranges", "read"]
