@@ -400,6 +400,8 @@ def read_rows(
                 own = _read_range(name, si, *ranges[-1], len(ranges) - 1, tick)
                 while tick and wait(futures, timeout=0.25).not_done:
                     tick()  # this process is done with its range: keep showing the workers' progress
+                if tick:
+                    tick()  # the workers' last bytes
                 _BYTES = None
                 line_base = exchanges = 0
                 meta: list[dict[str, Any]] = []
