@@ -103,8 +103,9 @@ class LiveSummary:
         from ..render.layout import Para
 
         rows = self.planes()
-        t = FitTable([title] if title else [], (Col("User-Agent", ID), Col("requests", NUM), Col("sessions issued", NUM),
-                                                 Col("header echoed", NUM), Col("header dropped", NUM)))
+        # the words of analyze's planes table: sessions issued, Mcp-Session-Id echoed / dropped
+        t = FitTable([title] if title else [], (Col("User-Agent", ID), Col("requests", NUM), Col("sessions", NUM),
+                                                 Col("echoed", NUM), Col("dropped", NUM)))
         for ua, p in rows:
             t.add_row(ua, str(p.requests), str(p.issued), str(p.echoed), Text(str(p.dropped), style="bold red" if p.dropped else ""))
         return Group(t, Para([self.totals()], style="dim"))

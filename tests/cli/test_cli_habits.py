@@ -190,3 +190,13 @@ def test_live_summary_says_one_session_issued():
     for line in seed_scenario(tool_calls=1).jsonl().splitlines():
         live.add(orjson.loads(line))
     assert "1 session issued" in live.line() and "sessions issued" not in live.line()
+
+
+def test_live_table_keeps_user_agents_whole_at_80_columns():
+    live = LiveSummary()
+    for line in seed_scenario(tool_calls=1).jsonl().splitlines():
+        live.add(orjson.loads(line))
+    buf = io.StringIO()
+    Console(file=buf, width=80).print(live.table("mcpsniff -> captures/x.jsonl (Ctrl-C to stop)"))
+    out = buf.getvalue()
+    assert "│ openai-mcp/1.0.0 (ChatGPT) │" in out and all(len(line) <= 80 for line in out.splitlines())
