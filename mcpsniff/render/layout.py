@@ -237,11 +237,12 @@ class FitTable:
         yield t
         gone = [i for i in range(len(self.cols)) if i not in shown]
         if gone:
-            zero = [self.cols[i].header for i in gone if self._zero(i)]
+            zero = [i for i in gone if self._zero(i)]
             other = [self.cols[i].header for i in gone if not self._zero(i)]
             bits = []
             if zero:
-                bits.append(", ".join(zero) + " (0 on every row)")
+                nought = all(_plain(r[i]).strip() == "0" for i in zero for r in self.rows)
+                bits.append(", ".join(self.cols[i].header for i in zero) + (" (0 on every row)" if nought else " (0 or - on every row)"))
             if other:
                 bits.append(", ".join(other))
             yield Para([f"Left out to fit {width} columns: " + "; ".join(bits) + ". A wider terminal or --format json shows them."],
