@@ -17,7 +17,22 @@ from synth import Scenario, seed_scenario
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = sorted((ROOT / "samples").glob("*.jsonl"))
+HAR_SCHEMA = ROOT / "tests" / "tools" / "har" / "node_modules" / "har-schema" / "lib"
 runner = CliRunner()
+
+
+def har_validator():
+    """The HAR 1.2 JSON schema of the har-schema package (what har-validator checks with), installed
+    by scripts/setup.sh into tests/tools/har."""
+    import jsonschema
+    from referencing import Registry, Resource
+    from referencing.jsonschema import DRAFT6
+
+    if not (HAR_SCHEMA / "har.json").is_file():
+        pytest.skip("tests/tools/har is not installed (scripts/setup.sh runs npm ci there)")
+    parts = {p.name: json.loads(p.read_text()) for p in HAR_SCHEMA.glob("*.json")}
+    registry = Registry().with_resources((name, Resource.from_contents(s, default_specification=DRAFT6)) for name, s in parts.items())
+    return jsonschema.Draft6Validator(parts["har.json"], registry=registry, format_checker=jsonschema.FormatChecker())
 
 
 def export(src: Path | str, out: Path) -> dict:
@@ -51,10 +66,18 @@ def test_round_trip_keeps_planes_sessions_and_findings(sample, tmp_path):
     out = tmp_path / f"{sample.stem}.har"
     doc = export(sample, out)
     same(verdicts(sample), verdicts(out))
+    errors = list(har_validator().iter_errors(doc))
+    assert not errors, [f"{list(e.path)}: {e.message}" for e in errors[:5]]
     # and mitmproxy's own HAR reader takes every entry
     for e in doc["log"]["entries"]:
         flow = mitm_har.request_to_flow(e)
         assert flow.request.method == e["request"]["method"] and flow.request.url == e["request"]["url"]
+
+
+def test_the_har_schema_catches_a_broken_har(tmp_path):
+    doc = export(ROOT / "samples" / "seed-two-planes.jsonl", tmp_path / "s.har")
+    del doc["log"]["entries"][0]["timings"]
+    assert list(har_validator().iter_errors(doc))
 
 
 def test_har_structure_is_what_devtools_expect(tmp_path):
@@ -96,6 +119,7 @@ def test_no_response_disconnects_truncation_and_secrets(tmp_path):
     src = tmp_path / "cap.jsonl"
     src.write_bytes(s.jsonl())
     doc = export(src, tmp_path / "cap.har")
+    assert not list(har_validator().iter_errors(doc))
     entries = doc["log"]["entries"]
     lost = next(e for e in entries if e["response"]["status"] == 0)
     assert lost["response"]["_error"] == "Server disconnected."
