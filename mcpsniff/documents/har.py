@@ -16,9 +16,10 @@ How the record maps:
   bodies as recorded; an SSE response as its event stream (``id:``, ``event:``,
   ``retry:``, ``data:`` lines), so devtools show the stream and readers parse the events;
   a body cut at capture time says so in its ``comment``;
-- an exchange without a response gets status 0 and ``response._error`` (what Chrome
-  writes for a failed request); the record's ``error`` is kept as ``response._error``
-  on answered exchanges too (e.g. ``Client disconnected.`` after a complete response);
+- an exchange without a response gets status 0 and ``response._error`` (what Chrome and
+  mitmproxy's own HAR export write for a failed request); the record's ``error`` is kept
+  as ``response._error`` on answered exchanges too (e.g. ``Client disconnected.`` after a
+  complete response), as mitmproxy does;
 - ``connection`` is the client connection id, ``serverIPAddress`` the upstream host.
 """
 

@@ -2,10 +2,10 @@
 mitmproxy's own HAR reader.
 
 Entry numbers (1-based) stand in for line numbers: problems read ``file:entry: reason``.
-:func:`restore` adds what that reader leaves out: a status-0 entry (how browsers and
-``mcpsniff export`` write a request that got no response) has no response, ``_error``
-is the exchange's error, ``timings`` (send + wait) give the response start, ``connection``
-the client connection id.
+:func:`restore` adds what that reader leaves out: a status-0 entry (how browsers, mitmproxy's
+HAR export and ``mcpsniff export`` write a request that got no response) has no response,
+``response._error`` is the exchange's error, ``timings`` (send + wait) give the response
+start, ``connection`` the client connection id.
 """
 
 from __future__ import annotations

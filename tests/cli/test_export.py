@@ -171,3 +171,19 @@ def test_several_inputs_are_one_capture_in_time_order(tmp_path):
     assert r.exit_code == 0
     starts = [e["startedDateTime"] for e in json.loads((tmp_path / "ab.har").read_text())["log"]["entries"]]
     assert starts == sorted(starts) and len(starts) == len(s.records)
+
+
+def test_a_failed_flow_in_mitmproxys_own_har_reads_as_no_response(tmp_path):
+    """mitmproxy's HAR export writes a flow without a response as status 0 + response._error, like ours."""
+    from mitmproxy.addons.savehar import SaveHar
+    from mitmproxy.test import tflow, tutils
+
+    req = tutils.treq(method=b"POST", path=b"/mcp", content=b'{"jsonrpc":"2.0","id":1,"method":"tools/list"}',
+                      headers=((b"host", b"127.0.0.1:8000"), (b"user-agent", b"c/1"), (b"content-type", b"application/json")))
+    f = tflow.tflow(req=req, resp=False, err=True)
+    p = tmp_path / "mitm.har"
+    p.write_text(json.dumps(SaveHar().make_har([f])))
+    [rec] = schema_records(p)
+    assert rec["resp"] is None and rec["error"] == f.error.msg
+    doc = document(analyze([str(p)]))
+    assert "no-response" in [x["rule"] for x in doc["findings"]]
