@@ -212,10 +212,6 @@ class FitTable:
             excess -= 1
         return shown, [widths[i] for i in shown]
 
-    def dropped(self, width: int) -> list[int]:
-        plan = self.plan(width)
-        return [] if plan is None else [i for i in range(len(self.cols)) if i not in plan[0]]
-
     # -- drawing -------------------------------------------------------------------------------
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         width = options.max_width
