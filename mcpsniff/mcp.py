@@ -41,6 +41,18 @@ def header_label(name: str) -> str:
     return HEADER_LABELS.get(name.lower(), name)
 
 
+# -- severities ------------------------------------------------------------------------------------
+#: finding severities, most severe first: error = a MUST, warning = a SHOULD, info = an observation
+SEVERITIES = ("error", "warning", "info")
+#: the thresholds a gate (exit code, JUnit failures) can be set to, and the severities each catches
+FAIL_ON = {"error": ("error",), "warning": ("error", "warning"), "never": ()}
+
+
+def at_or_above(threshold: str) -> tuple[str, ...]:
+    """The severities a ``--fail-on`` threshold fails on (``never``: none)."""
+    return FAIL_ON[threshold]
+
+
 # -- versions and eras ---------------------------------------------------------------------------
 ERAS = ("legacy", "handshake", "modern")
 #: every spec version known, oldest first, with its era

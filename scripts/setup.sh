@@ -4,6 +4,7 @@
 #   .venv-mcp2   the official Python SDK 2.x (mcp>=2,<3) for the 2026-07-28 peers; it clashes
 #                with mitmproxy's pins, hence its own venv
 #   tests/peers/ts/node_modules   npm ci (the TypeScript SDK peers)
+#   tests/tools/{mermaid,har}/node_modules   npm ci (the mermaid parser, the HAR schema: test oracles)
 # Env: PYTHON (default python3), VERBOSE=1 to see pip/npm output.
 # --core: only .venv with mcpsniff itself (enough to capture and analyse; no test peers).
 set -euo pipefail
@@ -65,5 +66,8 @@ fi
 
 step "installing the mermaid parser used by the report tests (tests/tools/mermaid)"
 (cd tests/tools/mermaid && npm ci "${npm_quiet[@]}" >/dev/null)
+
+step "installing the HAR 1.2 schema used by the export tests (tests/tools/har)"
+(cd tests/tools/har && npm ci "${npm_quiet[@]}" >/dev/null)
 
 step "done: run tests with .venv/bin/python -m pytest"

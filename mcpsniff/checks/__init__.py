@@ -10,9 +10,9 @@ module, a golden case and a near miss in ``tests/checks/test_golden.py``.
 
 from . import catalogue
 from .catalogue import Citation, Rule
-from .engine import CHECKS, Finding, Selection, run_checks
+from .engine import CHECKS, Finding, Selection, checked, run_checks
 
 # the topic modules register their checks with the engine when imported
 from . import cors, messages, modern, observations, session, version  # noqa: E402, F401  isort: skip
 
-__all__ = ["CHECKS", "Citation", "Finding", "Rule", "Selection", "catalogue", "run_checks"]
+__all__ = ["CHECKS", "Citation", "Finding", "Rule", "Selection", "catalogue", "checked", "run_checks"]

@@ -28,9 +28,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..mcp import ERAS, VERSION_ERAS
-
-SEVERITIES = ("error", "warning", "info")
+from ..mcp import ERAS, SEVERITIES, VERSION_ERAS
 PARTIES = ("client", "server", "any")
 MCP = "MCP"  # the citation source of the MCP specification
 

@@ -181,6 +181,18 @@ def run_checks(model: Model) -> list[Finding]:
     return findings
 
 
+def checked(model: Model) -> dict[str, list[str]]:
+    """Per plane: the rules it was checked against, i.e. whose scope (eras, ``since``) held at
+    least one of its exchanges; in catalogue order."""
+    scopes = {(r.eras, r.since): in_scope(model, r) for r in catalogue.RULES.values()}  # one per distinct scope
+    planes = dict(zip(scopes, model.planes_where(list(scopes.values()))))
+    out: dict[str, list[str]] = {}
+    for rule in catalogue.RULES.values():
+        for plane in sorted(planes[(rule.eras, rule.since)]):
+            out.setdefault(plane, []).append(rule.id)
+    return out
+
+
 def in_list(values: list[Any]) -> str:
     """A SQL ``IN (...)`` list (``IN (NULL)`` matches nothing when empty)."""
     return "(" + (", ".join(quote(v) if not isinstance(v, (int, float)) else str(v) for v in values) or "NULL") + ")"

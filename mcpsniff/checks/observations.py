@@ -34,7 +34,7 @@ TOP_ANSWERS_SQL = f"""(SELECT list({{'l': l, 'n': n, 'f': f}}) FROM (
 
 @check("no-response")
 def no_response(m: Model) -> Selection:
-    return Selection("error IS NOT NULL AND status < 0", {
+    return Selection(Model.NO_RESPONSE, {
         "errors": "(SELECT list({'l': error, 'n': n, 'f': f}) FROM (SELECT error, count(*) AS n, min(pos) AS f FROM m m2 "
                   "WHERE m2.plane = s.plane AND m2.error IS NOT NULL AND m2.status < 0 AND m2.era <> 'other' GROUP BY error))"},
         post=lambda v: {"errors": top_answers(v["errors"])})

@@ -13,7 +13,8 @@ app = typer.Typer(
     name="mcpsniff",
     help="Record MCP HTTP traffic through mitmproxy and tell which client plane breaks the session contract.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion
+    context_settings={"help_option_names": ["-h", "--help"]},
     pretty_exceptions_enable=False,
 )
 

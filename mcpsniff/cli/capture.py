@@ -19,7 +19,8 @@ from ..capture.redact import parse_extra, parse_patterns
 from ..errors import UsageError
 from . import live
 from .app import app
-from .common import reports_errors
+from ..render.text import plural
+from .common import invoked_as, reports_errors
 
 _SIZE = re.compile(r"^\s*(\d+)\s*([kmg]i?b?|b)?\s*$", re.IGNORECASE)
 
@@ -151,5 +152,5 @@ def capture_command(
     paths = " ".join(shlex.quote(p) for p in cap.output_paths)
     if not quiet:
         print(f"mcpsniff: {summary.line()}", file=err)
-    print(f"mcpsniff: recorded {cap.addon.written} exchanges to {paths}", file=err)
-    print(f"analyze with: mcpsniff analyze {paths}", file=err)
+    print(f"mcpsniff: recorded {plural(cap.addon.written, 'exchange')} to {paths}", file=err)
+    print(f"analyze with: {invoked_as()} analyze {paths}", file=err)

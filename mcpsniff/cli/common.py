@@ -8,6 +8,9 @@ Every error reads ``error: <one line>`` on stderr.
 from __future__ import annotations
 
 import functools
+import os
+import shlex
+import shutil
 import sys
 from enum import Enum
 from typing import Annotated, Any, Callable, Optional
@@ -19,12 +22,13 @@ from .. import render
 from ..documents.analysis import Analysis, analyze
 from ..errors import LoadError, McpSniffError, NotFound
 from ..load import Problem, file_size
+from ..mcp import at_or_above
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
 MAX_PROBLEM_LINES = 20
-PROGRESS_MIN_BYTES = 20 * 1024 * 1024
-PIPE_WIDTH = 140  # table width when stdout is not a terminal
+PROGRESS_MIN_BYTES = 20 * 1024 * 1024  # inputs smaller than this are read too fast for a progress bar
+PIPE_WIDTH = 140  # table width for a pipe or a file when $COLUMNS does not say
 
 
 def format_enum(kind: str) -> type[Enum]:
@@ -90,8 +94,61 @@ def exit_code(severities: list[str], fail_on: FailOn, *, capture_failed: bool = 
     over a wall of failures); 0 otherwise; ``never`` is always 0."""
     if fail_on is FailOn.never:
         return EXIT_OK
-    levels = {"error"} if fail_on is FailOn.error else {"error", "warning"}
+    levels = at_or_above(fail_on.value)
     return EXIT_FINDINGS if capture_failed or any(s in levels for s in severities) else EXIT_OK
+
+
+def invoked_as() -> str:
+    """The command as the user ran it, for hints: ``mcpsniff`` when that is what PATH finds,
+    else the path they typed (``.venv/bin/mcpsniff``), or ``python -m mcpsniff``."""
+    argv0 = sys.argv[0] if sys.argv and sys.argv[0] else "mcpsniff"
+    if os.path.basename(argv0) == "__main__.py":
+        exe = sys.executable or "python3"
+        rel = os.path.relpath(exe) if not os.path.relpath(exe).startswith("..") else exe
+        return f"{shlex.quote(rel)} -m mcpsniff"
+    if not os.path.basename(argv0).startswith("mcpsniff"):
+        return "mcpsniff"  # embedded (tests, another program): the installed name
+    found = shutil.which(os.path.basename(argv0))
+    if os.sep not in argv0 or (found and os.path.exists(argv0) and os.path.samefile(found, argv0)):
+        return os.path.basename(argv0)
+    return shlex.quote(argv0)
+
+
+class ReadProgress:
+    """Bytes read, percentage, rate and time left on stderr while the inputs are read, then
+    ``analysing`` until the analysis is done; transient (nothing is left on the terminal).
+
+    Shown when stderr is a terminal and the inputs are big enough to take a while, for every
+    output format: it never touches stdout, where the document goes.
+    """
+
+    def __init__(self, total: int, console: Console | None = None) -> None:
+        from rich.progress import (BarColumn, DownloadColumn, Progress, TaskProgressColumn, TextColumn,
+                                   TimeRemainingColumn, TransferSpeedColumn)
+
+        self.total = total
+        self.progress = Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TaskProgressColumn(),
+                                 TransferSpeedColumn(), TimeRemainingColumn(), console=console or err_console(), transient=True)
+        self.task = self.progress.add_task("reading", total=total)
+
+    def __enter__(self) -> "ReadProgress":
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.stop()
+
+    def bytes_read(self, n: int) -> None:
+        done = min(n, self.total)
+        self.progress.update(self.task, completed=done, description="analysing" if done >= self.total else "reading")
+
+
+def progress_for(files: list[str], show: bool = True) -> ReadProgress | None:
+    """A :class:`ReadProgress` when it should be shown (stderr a terminal, inputs big), else None."""
+    total = sum(file_size(f) for f in files)
+    if not show or total < PROGRESS_MIN_BYTES or not sys.stderr.isatty():
+        return None
+    return ReadProgress(total)
 
 
 def run_analysis(files: list[str], *, strict: bool, plane: Optional[str] = None, show_progress: bool = True) -> Analysis:
@@ -99,22 +156,14 @@ def run_analysis(files: list[str], *, strict: bool, plane: Optional[str] = None,
     if files.count("-") > 1:
         raise LoadError("standard input ('-') can be given only once")
     printer = ProblemPrinter()
-    progress_cb = None
-    prog = None
-    big = sum(file_size(f) for f in files) >= PROGRESS_MIN_BYTES
-    if show_progress and big and sys.stderr.isatty():
-        from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
-        prog = Progress(SpinnerColumn(), TextColumn("reading {task.completed:,} exchanges"), TimeElapsedColumn(),
-                        console=err_console(), transient=True)
-        task = prog.add_task("read", total=None)
-        prog.start()
-        progress_cb = lambda n: prog.update(task, completed=n)  # noqa: E731
+    prog = progress_for(files, show_progress)
     try:
-        a = analyze(files, strict=strict, on_problem=printer, progress=progress_cb, plane=plane)
+        if prog is None:
+            a = analyze(files, strict=strict, on_problem=printer, plane=plane)
+        else:
+            with prog:
+                a = analyze(files, strict=strict, on_problem=printer, plane=plane, on_bytes=prog.bytes_read)
     finally:
-        if prog is not None:
-            prog.stop()
         printer.close()
     if a.model.empty:
         raise LoadError(f"no exchanges to analyse in {', '.join(files)}")
@@ -123,15 +172,26 @@ def run_analysis(files: list[str], *, strict: bool, plane: Optional[str] = None,
     return a
 
 
-def render_context() -> render.Context:
-    tty = sys.stdout.isatty()
-    return render.Context(width=None if tty else PIPE_WIDTH, color=tty)
+def output_width(terminal: bool) -> int:
+    """The one width rule of every command: ``$COLUMNS`` when set; else a terminal's own width;
+    else (a pipe, a file) PIPE_WIDTH."""
+    cols = os.environ.get("COLUMNS", "").strip()
+    if cols.isdigit() and int(cols) > 0:
+        return int(cols)
+    if terminal:
+        return shutil.get_terminal_size((PIPE_WIDTH, 24)).columns
+    return PIPE_WIDTH
 
 
-def emit(kind: str, fmt: str, doc: Any, output: Optional[str] = None) -> None:
-    """Render a document and write it to stdout (or ``output``)."""
-    text = render.render(kind, fmt, doc, render_context() if output in (None, "-") else render.Context(width=PIPE_WIDTH))
-    write(text, output)
+def render_context(output: Optional[str] = None, **options: Any) -> render.Context:
+    """How documents are rendered for stdout (a terminal gets its width and colours) or a file."""
+    tty = output in (None, "-") and sys.stdout.isatty()
+    return render.Context(width=output_width(tty), color=tty, **options)
+
+
+def emit(kind: str, fmt: str, doc: Any, output: Optional[str] = None, **options: Any) -> None:
+    """Render a document and write it to stdout (or ``output``); ``options`` go to render.Context."""
+    write(render.render(kind, fmt, doc, render_context(output, **options)), output)
 
 
 def write(text: str, output: Optional[str]) -> None:

@@ -28,16 +28,15 @@ def diff_command(
 ) -> None:
     """What changed between two captures per plane, or how two planes of one capture differ."""
     fmt = format.value  # type: ignore[attr-defined]
-    quiet = fmt == "json"
     if planes is not None:
-        a = run_analysis(files, strict=strict, show_progress=not quiet)
+        a = run_analysis(files, strict=strict)
         doc = d.compare_planes(a, planes[0], planes[1])
         code = EXIT_OK
     else:
         if len(files) != 2:
             raise UsageError(f"diff needs exactly two captures (BEFORE AFTER), got {len(files)}; use --planes A B to compare planes of one capture")
-        before = run_analysis([files[0]], strict=strict, show_progress=not quiet)
-        after = run_analysis([files[1]], strict=strict, show_progress=not quiet)
+        before = run_analysis([files[0]], strict=strict)
+        after = run_analysis([files[1]], strict=strict)
         doc = d.compare_captures(before, after)
         code = EXIT_FINDINGS if doc["worse"] else EXIT_OK
     emit("diff", fmt, doc, output)

@@ -3,8 +3,11 @@
 It classifies with the analysis's own code: every recorded exchange becomes a
 model row (``model.row_of``) and a refresh derives planes, sessions and echo
 classes with ``model.derive`` and counts them with ``Model.plane_facts``, the
-numbers ``mcpsniff analyze`` prints for the same file.  Refreshes are spaced by
-how long the last one took, so a long capture costs the proxy little.
+numbers ``mcpsniff analyze`` prints for the same file.  Exchanges "without a
+response" are ``Model.NO_RESPONSE`` of MCP traffic, what the ``no-response``
+finding counts: a client that disconnects after a complete response (mitmproxy's
+``Client disconnected.``) is no failure.  Refreshes are spaced by how long the
+last one took, so a long capture costs the proxy little.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ from typing import Any, TextIO
 from .. import model
 from ..load import InputInfo
 from ..model import chunk_frame
+from ..render.layout import ID, NUM, Col, FitTable
+from ..render.text import plural
 from ..schema import KIND_EXCHANGE
 
 CHUNK = 4096  # rows per frozen chunk
@@ -38,7 +43,7 @@ class LiveSummary:
         self._chunks: list[Any] = []
         self._rows: list[tuple] = []
         self.exchanges = 0
-        self.errors = 0
+        self.no_response = 0  # MCP exchanges that got no response (as of the last refresh)
         self.events = 0
         self._lock = threading.Lock()
         self._cached: tuple[int, list[tuple[str, PlaneCount]]] = (0, [])
@@ -54,7 +59,6 @@ class LiveSummary:
         resp = rec.get("resp") or {}
         with self._lock:
             self.exchanges += 1
-            self.errors += rec.get("error") is not None
             self.events += len(resp.get("sse") or ())
             self._rows.append(row)
             if len(self._rows) >= CHUNK:
@@ -72,6 +76,7 @@ class LiveSummary:
         m = model.from_frames(chunks, InputInfo("(live)", "jsonl", n))
         try:
             facts = m.plane_facts()
+            no_response = m.count(f"{m.NO_RESPONSE} AND {m.MCP}")
         finally:
             m.close()
         rows = [
@@ -79,29 +84,36 @@ class LiveSummary:
             for p in facts
         ]
         rows.sort(key=lambda r: -r[1].requests)
+        self.no_response = no_response
         self.compute_seconds = time.perf_counter() - t
         self._cached = (n, rows)
         return rows
 
+    def totals(self) -> str:
+        """``12 exchanges (0 without a response, 3 SSE events)``."""
+        return (f"{plural(self.exchanges, 'exchange')} ({self.no_response:,} without a response, "
+                f"{plural(self.events, 'SSE event')})")
+
     def line(self) -> str:
         rows = self.planes()
-        parts = [f"{self.exchanges} exchanges ({self.errors} with errors, {self.events} SSE events)"]
+        parts = [self.totals()]
         for ua, p in rows:
-            parts.append(f"{ua!r}: {p.requests} req, {p.issued} sessions issued, {p.echoed} echoed, {p.dropped} dropped")
+            parts.append(f"{ua!r}: {p.requests} req, {plural(p.issued, 'session')} issued, {p.echoed} echoed, {p.dropped} dropped")
         return "; ".join(parts)
 
     def table(self, title: str = "") -> Any:
-        from rich.table import Table
+        from rich.console import Group
+        from rich.text import Text
+
+        from ..render.layout import Para
 
         rows = self.planes()
-        t = Table(title=title or None, caption=f"{self.exchanges} exchanges, {self.errors} with errors, {self.events} SSE events")
-        t.add_column("User-Agent", overflow="fold")
-        for col in ("requests", "sessions issued", "header echoed", "header dropped"):
-            t.add_column(col, justify="right")
+        # the words of analyze's planes table: sessions issued, Mcp-Session-Id echoed / dropped
+        t = FitTable([title] if title else [], (Col("User-Agent", ID), Col("requests", NUM), Col("sessions", NUM),
+                                                 Col("echoed", NUM), Col("dropped", NUM)))
         for ua, p in rows:
-            dropped = f"[bold red]{p.dropped}[/]" if p.dropped else "0"
-            t.add_row(ua, str(p.requests), str(p.issued), str(p.echoed), dropped)
-        return t
+            t.add_row(ua, str(p.requests), str(p.issued), str(p.echoed), Text(str(p.dropped), style="bold red" if p.dropped else ""))
+        return Group(t, Para([self.totals()], style="dim"))
 
     def pause(self, minimum: float) -> float:
         """Seconds to wait before the next refresh: at least ``minimum``, 20x the last refresh."""

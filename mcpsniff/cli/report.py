@@ -24,7 +24,7 @@ def report_command(
     strict: Strict = False,
 ) -> None:
     """Write a bug report for a GitHub issue: summary, planes, findings with spec quotes, a sequence diagram."""
-    a = run_analysis(files, strict=strict, show_progress=True)
+    a = run_analysis(files, strict=strict)
     emit("report", format.value, rep.build(a, raw_ids=raw_ids), output)  # type: ignore[attr-defined]
     if output not in (None, "-"):
         sys.stderr.write(f"report written to {output}\n")

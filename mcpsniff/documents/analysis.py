@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable, Iterable
 
 from .. import __version__, model
-from ..checks import Finding, catalogue, run_checks
+from ..checks import Finding, catalogue, checked, run_checks
 from ..checks.catalogue import SEVERITIES
 from ..load import Problem
 from ..model import Model
@@ -35,8 +35,10 @@ def analyze(
     on_problem: Callable[[Problem], None] | None = None,
     progress: Callable[[int], None] | None = None,
     plane: str | None = None,
+    on_bytes: Callable[[int], None] | None = None,
 ) -> Analysis:
-    m = model.build(names, strict=strict, on_problem=on_problem, progress=progress)
+    """Read and analyse captures; ``progress`` gets exchanges read so far, ``on_bytes`` bytes."""
+    m = model.build(names, strict=strict, on_problem=on_problem, progress=progress, on_bytes=on_bytes)
     findings = run_checks(m)
     if plane is not None:
         findings = [f for f in findings if f.plane == plane]
@@ -116,6 +118,8 @@ def plane_dicts(a: Analysis) -> list[dict[str, Any]]:
     by_plane: dict[str, list[Finding]] = {}
     for f in a.findings:
         by_plane.setdefault(f.plane, []).append(f)
+    latency = a.model.latency()
+    rules_checked = checked(a.model)
     out = []
     for p in a.model.plane_facts():
         fs = by_plane.get(p["user_agent"], [])
@@ -135,8 +139,20 @@ def plane_dicts(a: Analysis) -> list[dict[str, Any]]:
                 "first_seen": iso(p["first_seen"]),
                 "last_seen": iso(p["last_seen"]),
                 "correlation": a.model.correlation(p["user_agent"]) if p["session_header"]["dropped"] else [],
+                "latency": latency.get(p["user_agent"], []),
+                "rules_checked": rules_checked.get(p["user_agent"], []),
             }
         )
+    return out
+
+
+def rule_dicts() -> list[dict[str, Any]]:
+    """Every rule of the catalogue (what a CI format lists as checked), with its newest citation."""
+    out = []
+    for r in catalogue.RULES.values():
+        c = r.citations[0]
+        out.append({"id": r.id, "severity": r.severity, "party": r.party, "title": r.title, "explanation": r.explanation,
+                    "eras": list(r.eras), "spec": {"source": c.source, "version": c.version, "section": c.section, "url": c.url}})
     return out
 
 
@@ -181,5 +197,6 @@ def document(a: Analysis, *, evidence_limit: int | None = 10, plane: str | None 
             "capture_failed": capture_failed(a),
         },
         "findings": [finding_dict(a, f, evidence_limit) for f in a.findings],
+        "rules": rule_dicts(),
         "problems": [str(p) for p in m.problems],
     }

@@ -20,7 +20,7 @@ from ..schema import SchemaError, check_record
 from . import flows, har, jsonl
 import zlib
 
-from .base import GZIP_MAGIC, InputInfo, OnProblem, Problem, Reading, is_regular_file, open_bytes, open_input
+from .base import GZIP_MAGIC, CountingReader, InputInfo, OnProblem, Problem, Reading, is_regular_file, open_bytes, open_input
 
 #: input formats, in the order ties are broken
 FORMATS: dict[str, ModuleType] = {m.NAME: m for m in (jsonl, har, flows)}
@@ -39,23 +39,27 @@ def read(
     *,
     convert: Convert | None = None,
     byte_range: tuple[int, int] | None = None,
+    on_bytes: Callable[[int], None] | None = None,
 ) -> Iterator[tuple[int, Any]]:
     """Yield ``(line, item)`` pairs from the input ``r`` names, counting into ``r``.
 
     A record the converter cannot take is explained with :func:`check_record`
     and reported like any other bad line.  ``byte_range`` (JSONL only) reads the
-    lines that start inside ``[start, end)``.
+    lines that start inside ``[start, end)``.  ``on_bytes`` is told how many bytes
+    of the input (of the range) were read so far, now and then and at the end.
     """
     if byte_range is not None:
         opened = None
         fo = open_bytes(r.name)
         r.fmt = jsonl.NAME
-        reader = jsonl.records(r, fo, byte_range)
     else:
         opened = open_input(r.name)
         fo = opened.stream
         r.fmt = detect_format(opened.head, r.name)
-        reader = FORMATS[r.fmt].records(r, fo)
+    # bytes of the file as stored: counted on plain inputs (a gzip stream's are not the file's)
+    counting = on_bytes is not None and not (opened and opened.gzipped)
+    src: Any = CountingReader(fo, on_bytes) if counting else fo
+    reader = jsonl.records(r, src, byte_range) if byte_range is not None else FORMATS[r.fmt].records(r, src)
     with fo:
         for line, rec in _guarded(r, reader, gzipped=bool(opened and opened.gzipped)):
             if convert is not None:
@@ -81,6 +85,21 @@ def read(
                 item = rec
             r.exchanges += 1
             yield line, item
+        if counting:
+            src.flush()
+
+
+def capture_records(names: list[str], on_problem: OnProblem, *, strict: bool = False) -> tuple[list[dict[str, Any]], list[InputInfo]]:
+    """Every validated exchange record of these inputs as one capture: ordered by request
+    time, input and line order breaking ties (as the model orders its rows)."""
+    keyed: list[tuple[float, int, int, dict[str, Any]]] = []
+    infos = []
+    for si, name in enumerate(names):
+        r = Reading(name, on_problem, strict)
+        keyed += [(rec["t"]["req"], si, line, rec) for line, rec in read(r)]
+        infos.append(r.info())
+    keyed.sort(key=lambda k: k[:3])
+    return [k[3] for k in keyed], infos
 
 
 def _guarded(r: Reading, reader: Iterator[tuple[int, Any]], *, gzipped: bool) -> Iterator[tuple[int, Any]]:
@@ -117,5 +136,5 @@ def file_size(name: str) -> int:
         return 0
 
 
-__all__ = ["FORMATS", "InputInfo", "LoadError", "OnProblem", "Problem", "Reading", "detect_format", "file_size",
-           "jsonl_ranges", "read"]
+__all__ = ["FORMATS", "InputInfo", "LoadError", "OnProblem", "Problem", "Reading", "capture_records", "detect_format",
+           "file_size", "jsonl_ranges", "read"]

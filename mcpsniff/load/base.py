@@ -192,6 +192,44 @@ def open_bytes(name: str) -> BinaryIO:
     return raw
 
 
+class CountingReader:
+    """A binary stream that tells ``on_bytes`` how many bytes were read from it so far
+    (every ``step`` bytes, and once more by :meth:`flush`): progress for the reader of a file."""
+
+    def __init__(self, fo: BinaryIO, on_bytes: Callable[[int], None], step: int = 1 << 20) -> None:
+        self._fo, self._on, self._step = fo, on_bytes, step
+        self.n = 0
+        self._next = step
+
+    def _count(self, k: int) -> None:
+        self.n += k
+        if self.n >= self._next:
+            self._next = self.n + self._step
+            self._on(self.n)
+
+    def read(self, size: int = -1) -> bytes:
+        b = self._fo.read(size)
+        self._count(len(b))
+        return b
+
+    def readline(self, size: int = -1) -> bytes:
+        b = self._fo.readline(size)
+        self._count(len(b))
+        return b
+
+    def __iter__(self) -> Any:
+        count = self._count
+        for line in self._fo:
+            count(len(line))
+            yield line
+
+    def flush(self) -> None:
+        self._on(self.n)
+
+    def __getattr__(self, name: str) -> Any:  # seek, tell, ... of the underlying stream
+        return getattr(self._fo, name)
+
+
 def short_json_error(e: Exception) -> str:
     msg = getattr(e, "msg", None) or str(e).split(":", 1)[0]
     col = getattr(e, "colno", None)

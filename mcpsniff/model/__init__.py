@@ -25,8 +25,12 @@ def build(
     on_problem: Callable[[Problem], None] | None = None,
     progress: Callable[[int], None] | None = None,
     memory_limit: str | None = None,
+    on_bytes: Callable[[int], None] | None = None,
 ) -> Model:
-    """Load inputs (merged into one capture, ordered by time) and derive everything."""
+    """Load inputs (merged into one capture, ordered by time) and derive everything.
+
+    ``progress`` is told how many exchanges were read so far, ``on_bytes`` how many bytes of all
+    inputs together (both now and then, while reading)."""
     problems: list[Problem] = []
 
     def report(p: Problem) -> None:
@@ -36,14 +40,19 @@ def build(
 
     store = Store(**({"memory_limit": memory_limit} if memory_limit else {}))
     inputs: list[InputInfo] = []
+    before = 0  # bytes of the inputs already read
     try:
         for src, name in enumerate(names):
             info = None
-            if not strict and name != "-" and file_size(name) >= FAST_MIN_BYTES:
-                info = store.read_fast(name, src)
+            size = file_size(name)
+            count = (lambda n, base=before: on_bytes(base + n)) if on_bytes else None  # noqa: E731
+            if not strict and name != "-" and size >= FAST_MIN_BYTES:
+                info = store.read_fast(name, src, on_bytes=count, size=size)
             if info is None:
-                info = store.read_careful(name, src, report, strict=strict, progress=progress, done=store.count())
+                info = store.read_careful(name, src, report, strict=strict, progress=progress, done=store.count(),
+                                          on_bytes=count)
             inputs.append(info)
+            before += size
             if progress is not None:
                 progress(store.count())
         return _finish(store, inputs, problems)

@@ -35,7 +35,7 @@ COLUMNS_SQL = (
     "'t': 'STRUCT(req JSON, resp JSON, \"end\" JSON)', 'client': 'STRUCT(conn VARCHAR)', "
     f"'req': 'STRUCT(method VARCHAR, url VARCHAR, headers VARCHAR[][], body {_BODY})', "
     f"'resp': 'STRUCT(status JSON, headers VARCHAR[][], content_type VARCHAR, body {_BODY}, "
-    "sse STRUCT(t DOUBLE, event VARCHAR, data VARCHAR)[])', "
+    "sse STRUCT(t JSON, event VARCHAR, data VARCHAR)[])', "
     "'error': 'VARCHAR', 'mcpsniff': 'VARCHAR', 'mitmproxy': 'VARCHAR', 'python': 'VARCHAR'}"
 )
 # JSON-typed values are checked on their text (DuckDB re-serialises them: a JSON string keeps its
@@ -98,7 +98,7 @@ VALID_SQL = " AND ".join([
     f" AND {_time_ok(_T_END)} AND req.method IS NOT NULL AND req.url IS NOT NULL AND {_body_ok('req.body')}"
     f" AND (resp IS NULL OR ({_int('resp.status')} BETWEEN 100 AND 599"
     f" AND {_body_ok('resp.body')}"
-    f" AND (resp.sse IS NULL OR list_bool_and(list_transform(resp.sse, lambda e: {_time_ok('e.t', json=False)})) IS NOT FALSE)))))",
+    f" AND (resp.sse IS NULL OR list_bool_and(list_transform(resp.sse, lambda e: {_time_ok('e.t')})) IS NOT FALSE)))))",
 ])
 
 FIRST = "req.body.rpc[1]"
@@ -172,6 +172,7 @@ SELECT
   coalesce(left(err_message, {MSG_CHARS}),
            CASE WHEN {_int('resp.status')} >= 400 THEN left(trim(list_filter(string_split(replace(resp.body.text, chr(13), chr(10)), chr(10)),
                lambda s: trim(s) <> '')[1]), {MSG_CHARS}) END) AS resp_msg,
+  {_num('resp.sse[1].t')} AS t_event,
   kind, ({VALID_SQL}) AS valid,
   CASE WHEN kind = 'meta' THEN json_object('mcpsniff', mcpsniff, 'mitmproxy', mitmproxy, 'python', python) END AS meta
 FROM (

@@ -18,6 +18,7 @@ from ..load import InputInfo, Problem
 from ..mcp import ERA_FAMILY, EXCHANGE_ERAS, LEGACY_VERSION, MODERN_VERSION
 
 ECHO_CLASSES = ("echoed", "dropped", "foreign", "unknown", "none")
+LATENCY_PERCENTILES = (50, 95, 99)
 
 
 def _status_key(status: int) -> str:
@@ -42,6 +43,9 @@ class Model:
     OK = "(status BETWEEN 200 AND 299)"
     LABEL = "coalesce(rpc_method, http_method)"
     MCP = "(era <> 'other')"
+    #: the exchange ended (or the capture stopped) before any response arrived: the one definition
+    #: the ``no-response`` rule, the refusal counts and the live summary use
+    NO_RESPONSE = "(error IS NOT NULL AND status < 0)"
     #: the spec version an exchange is judged by: the negotiated one (handshake), 2026-07-28
     #: (modern), 2024-11-05 (legacy); NULL where it is unknown
     SPEC_VERSION = (f"(CASE WHEN neg_version IS NOT NULL THEN neg_version WHEN era = 'modern' THEN '{MODERN_VERSION}' "
@@ -66,6 +70,10 @@ class Model:
 
     def value(self, sql: str, params: Sequence[Any] = ()) -> Any:
         return self.con.execute(sql, list(params)).fetchall()[0][0]
+
+    def count(self, where: str) -> int:
+        """Exchanges for which the SQL predicate holds."""
+        return self.value(f"SELECT count(*) FROM m WHERE {where}") if not self.empty else 0
 
     # -- scope predicates (for the check engine) -------------------------------------------------
     def in_eras(self, eras: tuple[str, ...]) -> str:
@@ -151,6 +159,48 @@ class Model:
             by[plane]["methods"].append({"method": label, "requests": n, **dict(zip(ECHO_CLASSES, echo)),
                                          "statuses": st[(plane, label)]})
         return list(by.values())
+
+    def latency(self) -> dict[str, list[dict[str, Any]]]:
+        """Per plane with MCP traffic, per method: how long its exchanges took, in milliseconds.
+
+        ``response_end_ms``: request start -> response complete, over the exchanges that got a
+        response; ``first_event_ms``: request start -> first SSE event, over those answered with
+        an event stream.  Each is ``{"count", "p50", "p95", "p99"}`` (linear interpolation
+        between the closest ranks), or None when no exchange of the method had one.
+        """
+        if self.empty:
+            return {}
+        qs = ", ".join(str(p / 100) for p in LATENCY_PERCENTILES)
+        rows = self.rows(f"""
+            SELECT plane, label, count(*), count(e), quantile_cont(e, [{qs}]), count(f), quantile_cont(f, [{qs}])
+            FROM (SELECT plane, {self.LABEL} AS label,
+                         CASE WHEN status >= 0 AND t_end IS NOT NULL THEN (t_end - t_req) * 1000.0 END AS e,
+                         (t_event - t_req) * 1000.0 AS f
+                  FROM m WHERE {self.MCP})
+            GROUP BY plane, label ORDER BY plane, label""")
+
+        def summary(n: int, q: list[float] | None) -> dict[str, Any] | None:
+            if not n or q is None:
+                return None
+            return {"count": n, **{f"p{p}": round(float(v), 3) for p, v in zip(LATENCY_PERCENTILES, q)}}
+
+        out: dict[str, list[dict[str, Any]]] = {}
+        for plane, label, requests, ne, qe, nf, qf in rows:
+            out.setdefault(plane, []).append({"method": label, "requests": requests,
+                                              "response_end_ms": summary(ne, qe), "first_event_ms": summary(nf, qf)})
+        return out
+
+    def planes_where(self, predicates: list[str]) -> list[set[str]]:
+        """For each SQL predicate, the planes with at least one exchange it holds for (one scan)."""
+        if self.empty or not predicates:
+            return [set() for _ in predicates]
+        cols = ", ".join(f"bool_or(coalesce({p}, false))" for p in predicates)
+        out: list[set[str]] = [set() for _ in predicates]
+        for plane, *flags in self.rows(f"SELECT plane, {cols} FROM m GROUP BY plane"):
+            for i, f in enumerate(flags):
+                if f:
+                    out[i].add(plane)
+        return out
 
     def plane_profile(self, plane: str) -> dict[str, Any]:
         """All exchanges of one plane (MCP or not): requests, clientInfo, versions, statuses."""

@@ -66,6 +66,7 @@ COLUMNS: tuple[tuple[str, Any], ...] = (
     ("origin", "cat"), ("acrh", "cat"), ("traceparent", "str"), ("conn", "cat"), ("corr", "cat"),
     ("resp_sid_n", np.int8), ("acah", "cat"), ("aceh", "cat"), ("acao", "cat"), ("location", "str"),
     ("rpc_err", np.float64), ("resp_msg", "cat"),
+    ("t_event", np.float64),
 )
 
 
@@ -302,8 +303,9 @@ def row_of(r: dict[str, Any], src: int, line: int) -> tuple:
             ev0 = sse[0]
             first_event = _str_or_none(ev0.get("event"))
             first_event_data = ev0.get("data") if first_event == "endpoint" else None
+            t_event = ev0.get("t")  # arrival of the first SSE event
         else:
-            first_event = first_event_data = None
+            first_event = first_event_data = t_event = None
         if rpc_method == "initialize":
             res = _find_init_result(resp)
             if res is not None:
@@ -314,7 +316,7 @@ def row_of(r: dict[str, Any], src: int, line: int) -> tuple:
         resp_sid_n = min(resp_sid_n, 99)
     else:
         status, resp_sid, ctype, resp_size, resp_trunc, n_events = -1, None, None, -1, False, 0
-        first_event = first_event_data = None
+        first_event = first_event_data = t_event = None
         get_responses = 0
         resp_sid_n, acah, aceh, acao, location, rpc_err, resp_msg = 0, None, None, None, None, np.nan, None
     error = r.get("error")
@@ -331,6 +333,7 @@ def row_of(r: dict[str, Any], src: int, line: int) -> tuple:
         t_end = np.nan
     else:
         _checked(bad_time(t_end), "t.end")
+    t_event = t_event if type(t_event) in (float, int) else np.nan
     return (
         ua, req_sid, pv_hdr, accept, mcp_method_hdr, mcp_name_hdr, last_event_id,
         hnames, src, line, exid,
@@ -345,6 +348,7 @@ def row_of(r: dict[str, Any], src: int, line: int) -> tuple:
         origin, acrh, traceparent, conn, corr,
         resp_sid_n, acah, aceh, acao, location,
         rpc_err, resp_msg,
+        t_event,
     )
 
 

@@ -81,12 +81,13 @@ class Store:
             self.con.unregister("chunk")
 
     def read_careful(self, name: str, src: int, report: Callable[[Problem], None], *, strict: bool,
-                     progress: Callable[[int], None] | None = None, done: int = 0) -> InputInfo:
+                     progress: Callable[[int], None] | None = None, done: int = 0,
+                     on_bytes: Callable[[int], None] | None = None) -> InputInfo:
         r = Reading(name, report, strict)
         rows: list[tuple] = []
         n = 0
         with no_gc():
-            for _, row in load.read(r, convert=lambda rec, ln: row_of(rec, src, ln)):
+            for _, row in load.read(r, convert=lambda rec, ln: row_of(rec, src, ln), on_bytes=on_bytes):
                 rows.append(row)
                 if len(rows) >= CHUNK:
                     self.insert_frame(chunk_frame(rows))
@@ -98,16 +99,23 @@ class Store:
                 self.insert_frame(chunk_frame(rows))
         return r.info()
 
-    def read_fast(self, name: str, src: int) -> InputInfo | None:
-        """The fast reader for a clean JSONL file; None (nothing kept) when it must take the careful path."""
+    def read_fast(self, name: str, src: int, *, on_bytes: Callable[[int], None] | None = None,
+                  size: int = 0) -> InputInfo | None:
+        """The fast reader for a clean JSONL file; None (nothing kept) when it must take the careful path.
+
+        ``on_bytes`` follows DuckDB's progress through the file (``size`` bytes)."""
         compressed = _is_gzip(name)
         lines = _Background(fast.count_lines, name, compressed)  # in parallel with DuckDB's read
         table = f"f{src}"
+        watch = _Progress(self.con, on_bytes, size) if on_bytes else None
         try:
             self.con.execute(f"CREATE TABLE {table} AS {fast.insert_sql(name, compressed)}", [src])
         except duckdb.Error:
             self.con.execute(f"DROP TABLE IF EXISTS {table}")
             return None
+        finally:
+            if watch:
+                watch.stop()
         try:
             n_lines = lines.result()
         except (OSError, EOFError, ValueError):  # a cut or damaged gzip: the careful reader says where
@@ -162,6 +170,30 @@ class _Background:
         if isinstance(self._out[0], Exception):
             raise self._out[0]
         return self._out[0]
+
+
+class _Progress:
+    """Polls DuckDB's progress on the running query and reports it as bytes of the input."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, on_bytes: Callable[[int], None], size: int) -> None:
+        self._con, self._on, self._size = con, on_bytes, size
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._done.wait(0.2):
+            try:
+                pct = self._con.query_progress()
+            except duckdb.Error:  # no query running (yet or any more)
+                continue
+            if 0 <= pct <= 100:
+                self._on(int(self._size * pct / 100))
+
+    def stop(self) -> None:
+        self._done.set()
+        self._thread.join()
+        self._on(self._size)
 
 
 def _is_gzip(name: str) -> bool:

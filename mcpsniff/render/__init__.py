@@ -13,13 +13,17 @@ from typing import Any, Callable
 
 from rich.console import Console
 
-from . import diff_view, jsonout, markdown, report_md, rules_view, table
+from . import diff_view, jsonout, junit, markdown, report_md, rules_view, sarif, table
 
 
 @dataclass(frozen=True)
 class Context:
-    width: int | None = None  # columns for tables (None: rich's default)
+    """How to render: what the command knows that the document does not."""
+
+    width: int | None = None  # columns for tables (None: rich's default, the terminal's)
     color: bool = False  # ANSI colours (a terminal)
+    fail_on: str = "error"  # the severity threshold the command gates on (JUnit failures)
+    timing: bool = False  # the table view adds the latency tables (analyze --timing)
 
 
 Renderer = Callable[[Any, Context], str]
@@ -28,8 +32,9 @@ Renderer = Callable[[Any, Context], str]
 def rich_text(draw: Callable[[Console], None], ctx: Context) -> str:
     """What ``draw`` prints on a rich Console, as a string."""
     buf = io.StringIO()
+    # soft_wrap: the layouts (render.layout) wrap their own lines; the console must not crop them
     console = Console(file=buf, width=ctx.width, force_terminal=ctx.color, color_system="auto" if ctx.color else None,
-                      highlight=False, soft_wrap=False)
+                      highlight=False, soft_wrap=True)
     draw(console)
     return buf.getvalue()
 
@@ -40,9 +45,11 @@ def _json(doc: Any, ctx: Context) -> str:
 
 FORMATS: dict[str, dict[str, Renderer]] = {
     "analysis": {
-        "table": lambda doc, ctx: rich_text(lambda c: table.render(doc, c), ctx),
+        "table": lambda doc, ctx: rich_text(lambda c: table.render(doc, c, timing=ctx.timing), ctx),
         "json": _json,
         "markdown": lambda doc, ctx: markdown.render(doc),
+        "sarif": lambda doc, ctx: sarif.render(doc),
+        "junit": lambda doc, ctx: junit.render(doc, ctx.fail_on),
     },
     "report": {
         "markdown": lambda doc, ctx: report_md.fit(doc)[0],
@@ -52,6 +59,9 @@ FORMATS: dict[str, dict[str, Renderer]] = {
         "table": lambda doc, ctx: rich_text(lambda c: diff_view.table(doc, c), ctx),
         "json": _json,
         "markdown": lambda doc, ctx: diff_view.markdown(doc),
+    },
+    "har": {
+        "json": _json,
     },
     "rules": {
         "table": lambda doc, ctx: rich_text(lambda c: c.print(rules_view.table(doc)), ctx),

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from rich.console import Console, Group
-from rich.table import Table
 from rich.text import Text
 
+from .layout import ID, NUM, TAG, TEXT, Atom, Col, FitTable, Para
 from .text import code, md_text, pct
 
 CHANGE_STYLE = {"worse": "bold red", "appeared": "yellow", "vanished": "yellow", "better": "green", "changed": "cyan", "unchanged": "dim"}
@@ -67,11 +67,13 @@ def _plane_summary(p: dict[str, Any]) -> str:
     return ", ".join(bits)
 
 
+CAPTURE_COLS = (Col("User-Agent", ID), Col("change", TAG), Col("requests", NUM), Col("verdict", TAG),
+                Col("findings", TEXT), Col("why", TEXT))
+RATE_COLS = (Col("method", ID), Col("before", TAG), Col("after", TAG), Col("change", TAG))
+
+
 def captures_table(doc: dict[str, Any], console: Console) -> None:
-    t = Table(title="Planes: before -> after", title_justify="left")
-    for col, kw in (("User-Agent", {"overflow": "fold"}), ("change", {}), ("requests", {"justify": "right"}),
-                    ("verdict", {}), ("findings", {}), ("why", {"overflow": "fold"})):
-        t.add_column(col, **kw)
+    t = FitTable(["Planes: before -> after"], CAPTURE_COLS)
     for p in doc["planes"]:
         b, a = p["before"], p["after"]
         t.add_row(
@@ -86,22 +88,29 @@ def captures_table(doc: dict[str, Any], console: Console) -> None:
     for p in doc["planes"]:
         ms = [m for m in p["methods"] if _interesting(m)]
         if ms:
-            mt = Table(title=f"{p['user_agent']}: Mcp-Session-Id drop rate by method", title_justify="left")
-            for col in ("method", "before", "after", "change"):
-                mt.add_column(col)
+            mt = FitTable([Atom(p["user_agent"]), ": Mcp-Session-Id drop rate by method"], RATE_COLS)
             for m in ms:
                 mt.add_row(m["method"], _rate(m["before"]), _rate(m["after"]), Text(m["change"], style=CHANGE_STYLE.get(m["change"], "")))
             parts.append(mt)
         f = p["findings"]
         for kind, style in (("new", "red"), ("fixed", "green")):
             for e in f[kind]:
-                parts.append(Text(f"  {kind:6} {e['severity']:8} {e['rule']} ({e['count_before']} -> {e['count_after']})  plane {p['user_agent']!r}", style=style))
-    verdict = (
-        Text("worse: " + ", ".join(doc["worse"]), style="bold red") if doc["worse"]
-        else Text("no change" if not doc["changed"] else "changed, no plane got worse", style="green")
-    )
+                parts.append(Para([Atom(f"  {kind:6} {e['severity']:8} ", style), Atom(e["rule"], style),
+                                   (f" ({e['count_before']} -> {e['count_after']})", style), " ", ("plane", style), " ",
+                                   Atom(repr(p["user_agent"]), style)], hang=18))
+    if doc["worse"]:
+        verdict = Para([("worse:", "bold red"), " ", *_atom_list(doc["worse"], "bold red")])
+    else:
+        verdict = Para(["no change" if not doc["changed"] else "changed, no plane got worse"], style="green")
     parts.append(verdict)
     console.print(Group(*parts))
+
+
+def _atom_list(names: list[str], style: str) -> list[Any]:
+    out: list[Any] = []
+    for i, n in enumerate(names):
+        out += ([Atom(",", style), " "] if i else []) + [Atom(n, style)]
+    return out
 
 
 def captures_md(doc: dict[str, Any]) -> str:
@@ -142,29 +151,23 @@ def captures_md(doc: dict[str, Any]) -> str:
 
 def planes_table(doc: dict[str, Any], console: Console) -> None:
     pa, pb = doc["planes"]
-    a, b = "A: " + pa["user_agent"], "B: " + pb["user_agent"]
-    t = Table(title="Planes compared", title_justify="left")
-    t.add_column("")
-    t.add_column(a, overflow="fold")
-    t.add_column(b, overflow="fold")
+    t = FitTable(["Planes compared"], (Col("", TEXT), Col("A", TEXT), Col("B", TEXT)))
     for label, key, fmt in _plane_rows():
         t.add_row(label, fmt(pa[key]), fmt(pb[key]))
-    ht = Table(title="Request headers (share of requests; where)", title_justify="left")
-    for col in ("header", "A", "B"):
-        ht.add_column(col, overflow="fold")
+    ht = FitTable(["Request headers (share of requests; where)"], (Col("header", ID), Col("A", TEXT), Col("B", TEXT)))
     for h in doc["headers"]:
         st = "bold" if h["differs"] else "dim"
         ht.add_row(Text(h["header"], style=st), f"{h['a']['count']}/{h['a']['requests']}: {_where(h['a'])}",
                    f"{h['b']['count']}/{h['b']['requests']}: {_where(h['b'])}")
     common = doc["common_headers"]
-    mt = Table(title="Per method: headers sent (besides " + (", ".join(common) or "none") + ")", title_justify="left")
-    for col in ("method", "A requests", "A sends", "B requests", "B sends"):
-        mt.add_column(col, overflow="fold")
+    mt = FitTable(["Per method: headers sent (besides " + (", ".join(common) or "none") + ")"],
+                  (Col("method", ID), Col("A requests", NUM), Col("A sends", TEXT), Col("B requests", NUM), Col("B sends", TEXT)))
     for m in doc["methods"]:
         bad = bool(m["differs"])
         mt.add_row(Text(m["method"], style="bold" if bad else ""), str(m["a"]["requests"]) if m["a"] else "-", _sent(m["a"], common),
                    str(m["b"]["requests"]) if m["b"] else "-", _sent(m["b"], common))
-    console.print(Group(t, ht, mt))
+    names = [Para([("A:", "bold"), " ", Atom(pa["user_agent"])]), Para([("B:", "bold"), " ", Atom(pb["user_agent"])])]
+    console.print(Group(*names, t, ht, mt))
 
 
 def _plane_rows():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .text import capture_failed_line, correlation_text, md_escape, source_name
+from .text import capture_failed_line, code, correlation_text, md_escape, ms, plural, source_name
 
 SEV_ICON = {"error": "❌", "warning": "⚠️", "info": "ℹ️"}
 
@@ -30,6 +30,24 @@ def methods_md(p: dict[str, Any]) -> list[str]:
         st = ", ".join(f"{k}×{v}" for k, v in m["statuses"].items())
         out.append(f"| `{m['method']}` | {m['requests']} | {m['echoed']} | {m['dropped']} | {st} |")
     return out
+
+
+def latency_md(p: dict[str, Any], limit: int | None = None) -> list[str]:
+    """Per method: request -> response complete and request -> first SSE event, p50/p95/p99 in ms."""
+    rows = p.get("latency") or []
+    out = ["| method | requests | answered | end p50 | end p95 | end p99 | streamed | first event p50 | first event p95 | first event p99 |",
+           "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for m in rows[:limit]:
+        e, f = m["response_end_ms"] or {}, m["first_event_ms"] or {}
+        out.append(f"| {code(m['method'])} | {m['requests']:,} | {e.get('count', 0):,} | {ms(e.get('p50'))} | {ms(e.get('p95'))} "
+                   f"| {ms(e.get('p99'))} | {f.get('count', 0):,} | {ms(f.get('p50'))} | {ms(f.get('p95'))} | {ms(f.get('p99'))} |")
+    if limit is not None and len(rows) > limit:
+        out.append(f"\n…and {plural(len(rows) - limit, 'more method')}.")
+    return out
+
+
+LATENCY_NOTE = ("Milliseconds. *end*: request start to response complete (of the exchanges answered); "
+                "*first event*: request start to the first Server-Sent Event (of those answered with a stream).")
 
 
 def evidence_md(f: dict[str, Any], limit: int = 5) -> list[str]:
@@ -72,7 +90,7 @@ def summary_sentence(doc: dict[str, Any]) -> str:
     if not errs:
         warns = [f for f in doc["findings"] if f["severity"] == "warning"]
         if warns:
-            return f"No MUST-level violation found; {len(warns)} SHOULD-level warning(s)."
+            return f"No MUST-level violation found; {plural(len(warns), 'SHOULD-level warning')}."
         return "No violation of the MCP HTTP transport rules was found in this capture."
     parts = []
     for f in errs:
@@ -93,6 +111,11 @@ def render(doc: dict[str, Any]) -> str:
                 lines += ["Without the session header, requests are tied by: " + md_escape(correlation_text(p["correlation"])), ""]
     for f in doc["findings"]:
         lines += finding_md(f)
+    if any(p.get("latency") for p in doc["planes"]):
+        lines += ["### Latency", "", LATENCY_NOTE, ""]
+        for p in doc["planes"]:
+            if p.get("latency"):
+                lines += [f"#### `{md_escape(p['user_agent'])}`", "", *latency_md(p), ""]
     cap = doc["capture"]
-    lines.append(f"<sub>{cap['exchanges']} exchanges, {cap['start']} – {cap['end']}; mcpsniff {doc['mcpsniff']['version']}</sub>")
+    lines.append(f"<sub>{plural(cap['exchanges'], 'exchange')}, {cap['start']} – {cap['end']}; mcpsniff {doc['mcpsniff']['version']}</sub>")
     return "\n".join(lines) + "\n"

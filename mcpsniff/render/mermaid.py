@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from .text import cut
+from .text import cut, plural
 
 OK, BAD = "✅", "❌"
 _UNSAFE = re.compile(r"[^A-Za-z0-9 ._/()+!?@~*'\-]")
@@ -73,7 +73,7 @@ def render(diagram: dict[str, Any], *, ua_chars: int = 60, planes: list[str] | N
     for s in diagram["steps"]:
         a = alias[s["plane"]]
         if s["kind"] == "gap":
-            what = f"… {s['requests']:,} more request(s) of this plane not shown"
+            what = f"… {plural(s['requests'], 'more request')} of this plane not shown"
             if s["errors"]:
                 what += f" ({s['errors']:,} of them {BAD})"
             lines.append(f"    Note over {a},{S}: {what}")

@@ -14,8 +14,8 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from . import mermaid
-from .markdown import SEV_ICON
-from .text import capture_failed_line, code, correlation_text, cut, md_escape, md_text, source_name
+from .markdown import LATENCY_NOTE, SEV_ICON, latency_md
+from .text import capture_failed_line, code, correlation_text, cut, md_escape, md_text, plural, source_name
 
 GITHUB_LIMIT = 65_536  # characters in a GitHub issue or comment body
 DEFAULT_BUDGET = 60_000  # leave room for the reporter's own words
@@ -49,8 +49,8 @@ def summary_md(r: dict[str, Any]) -> str:
     cap = r["capture"]
     n_planes = len(r["planes"])
     head = (
-        f"In this capture ({cap['mcp_exchanges']:,} MCP exchanges from {n_planes} "
-        f"plane{'s' if n_planes != 1 else ''}, i.e. distinct User-Agents, {cap['start']} to {cap['end']})"
+        f"In this capture ({plural(cap['mcp_exchanges'], 'MCP exchange')} from {plural(n_planes, 'plane')}, "
+        f"i.e. distinct User-Agents, {cap['start']} to {cap['end']})"
     )
     by_plane: dict[str, list[dict[str, Any]]] = {}
     for f in r["findings"]:
@@ -58,7 +58,7 @@ def summary_md(r: dict[str, Any]) -> str:
             by_plane.setdefault(f["plane"], []).append(f)
     if not by_plane:
         warns = sum(1 for f in r["findings"] if f["severity"] == "warning")
-        tail = f", with {warns} SHOULD-level warning(s) listed below." if warns else "."
+        tail = f", with {plural(warns, 'SHOULD-level warning')} listed below." if warns else "."
         return md_text(head + " no plane breaks a MUST rule of the MCP HTTP transport" + tail)
     parts = []
     for plane, fs in list(by_plane.items())[:5]:
@@ -74,7 +74,7 @@ def summary_md(r: dict[str, Any]) -> str:
         parts.append(f"{who} {code(cut(plane, 100))}: {what}")
     more = len(by_plane) - 5
     s = md_text(head) + " MUST-level violations were found for " + "; and for ".join(parts)
-    s += f"; and {more} more plane(s)." if more > 0 else "."
+    s += f"; and {plural(more, 'more plane')}." if more > 0 else "."
     ok = [p for p in r["planes"] if p["verdict"] == "ok" and p["session_header"]["echoed"]]
     if ok:
         s += " By contrast " + ", ".join(
@@ -110,7 +110,7 @@ def plane_md(p: dict[str, Any], number: int, lim: Limits) -> list[str]:
         f"#### Plane {number}: {code(cut(p['user_agent'], lim.ua_chars))}",
         "",
         f"era **{p['era']}**" + (f" ({', '.join(p['versions'])})" if p["versions"] else "")
-        + f" · {p['requests']:,} requests · {p['sessions_issued']:,} sessions issued"
+        + f" · {plural(p['requests'], 'request')} · {plural(p['sessions_issued'], 'session')} issued"
         + f" · Mcp-Session-Id echoed {sh['echoed']:,}, dropped {sh['dropped']:,}"
         + (f", foreign {sh['foreign']:,}" if sh["foreign"] else "") + (f", never issued {sh['unknown']:,}" if sh["unknown"] else "")
         + f" · findings: {fs} · **{p['verdict'].upper()}**",
@@ -122,9 +122,11 @@ def plane_md(p: dict[str, Any], number: int, lim: Limits) -> list[str]:
         st = ", ".join(f"{k}×{v:,}" for k, v in m["statuses"].items())
         out.append(f"| {code(m['method'])} | {m['requests']:,} | {m['echoed']:,} | {m['dropped']:,} | {st} |")
     if len(p["methods"]) > lim.methods:
-        out.append(f"\n…and {len(p['methods']) - lim.methods} more methods.")
+        out.append(f"\n…and {plural(len(p['methods']) - lim.methods, 'more method')}.")
     if p.get("correlation"):
         out += ["", "Without the session header, this plane's requests are tied by: " + md_text(correlation_text(p["correlation"])) + "."]
+    if p.get("latency"):
+        out += ["", "Latency: " + LATENCY_NOTE, "", *latency_md(p, lim.methods)]
     return out + [""]
 
 
@@ -143,7 +145,7 @@ def evidence_md(f: dict[str, Any], numbers: dict[str, int], lim: Limits) -> list
         )
     more = f["evidence_total"] - min(lim.evidence, len(f["evidence"]))
     if more > 0:
-        out.append(f"\n…and {more:,} more exchanges.")
+        out.append(f"\n…and {plural(more, 'more exchange')}.")
     return out
 
 
@@ -182,7 +184,7 @@ def environment_md(r: dict[str, Any]) -> list[str]:
         f"session ids:     {r['session_ids']}",
     ]
     for i, inp in enumerate(env["inputs"]):
-        lines.append(f"{'inputs:' if i == 0 else '':17}{inp['name']} ({inp['format'] or '?'}, {inp['exchanges']:,} exchanges)")
+        lines.append(f"{'inputs:' if i == 0 else '':17}{inp['name']} ({inp['format'] or '?'}, {plural(inp['exchanges'], 'exchange')})")
     body = "\n".join(lines).replace("```", "'''")
     return ["### Environment", "", "```text", body, "```", ""]
 
@@ -192,15 +194,18 @@ def omitted_md(r: dict[str, Any], lim: Limits, shown: list[str], shown_findings:
     gaps = [s for s in r["diagram"]["steps"] if s["kind"] == "gap" and s["plane"] in shown]
     parts = []
     if hidden:
-        parts.append(f"{len(hidden):,} plane(s) ({sum(p['requests'] for p in hidden):,} requests) are not in the diagram or the plane tables")
+        n_req = sum(p["requests"] for p in hidden)
+        parts.append(f"{plural(len(hidden), 'plane')} ({plural(n_req, 'request')}) {'is' if len(hidden) == 1 else 'are'} "
+                     "not in the diagram or the plane tables")
     om_requests = sum(s["requests"] for s in gaps)
     if om_requests:
-        parts.append(f"the diagram leaves out {om_requests:,} requests ({sum(s['steps'] for s in gaps):,} arrows after folding)")
+        parts.append(f"the diagram leaves out {plural(om_requests, 'request')} ({plural(sum(s['steps'] for s in gaps), 'arrow')} after folding)")
     ev = sum(max(f["evidence_total"] - min(lim.evidence, len(f["evidence"])), 0) for f in r["findings"][:shown_findings])
     if ev:
-        parts.append(f"evidence tables show the first {lim.evidence} exchange(s) per finding ({ev:,} more exist)")
+        parts.append(f"evidence tables show the first {plural(lim.evidence, 'exchange')} per finding ({ev:,} more exist)")
     if len(r["findings"]) > shown_findings:
-        parts.append(f"{len(r['findings']) - shown_findings} finding(s) are listed by title only")
+        rest = len(r["findings"]) - shown_findings
+        parts.append(f"{plural(rest, 'finding')} {'is' if rest == 1 else 'are'} listed by title only")
     if not parts:
         return []
     return ["### Left out", "", "To stay within GitHub's size limit: " + "; ".join(parts) + ". "
@@ -217,11 +222,11 @@ def title(r: dict[str, Any]) -> str:
     refused = sum(1 for p in r["planes"] if p["verdict"] == "refused")
     parts = []
     if fail:
-        parts.append(f"{fail} plane(s) break the transport rules")
+        parts.append(f"{plural(fail, 'plane')} {'breaks' if fail == 1 else 'break'} the transport rules")
     if server:
-        parts.append(f"the server breaks {server} transport rule(s)")
+        parts.append(f"the server breaks {plural(server, 'transport rule')}")
     if refused:
-        parts.append(f"{refused} plane(s) mostly refused")
+        parts.append(f"{plural(refused, 'plane')} mostly refused")
     return "MCP session report: " + ("; ".join(parts) if parts else "no MUST violations")
 
 
@@ -260,7 +265,8 @@ def render(r: dict[str, Any], lim: Limits = LEVELS[0]) -> str:
     lines += environment_md(r)
     lines += omitted_md(r, lim, shown, len(findings))
     if r["problems"]:
-        lines.append(f"<sub>{len(r['problems']):,} unusable input line(s) were skipped.</sub>")
+        n = len(r["problems"])
+        lines.append(f"<sub>{plural(n, 'unusable input line')} {'was' if n == 1 else 'were'} skipped.</sub>")
         lines.append("")
     return "\n".join(lines)
 

@@ -13,6 +13,18 @@ def cut(s: str, n: int) -> str:
     return s if len(s) <= n else s[: n - 1] + "…"
 
 
+def plural(n: int, noun: str, many: str | None = None) -> str:
+    """``1 plane``, ``2 planes``, ``1,234 exchanges``; ``many`` for irregular plurals."""
+    return f"{n:,} {noun if n == 1 else (many or noun + 's')}"
+
+
+def ms(x: float | None) -> str:
+    """Milliseconds for people: ``0.8``, ``12.3``, ``1,204``; None -> ``-``."""
+    if x is None:
+        return "-"
+    return f"{x:,.1f}" if x < 100 else f"{x:,.0f}"
+
+
 def pct(r: float | None, missing: str = "-") -> str:
     """0.5 -> ``50%``; None -> ``missing``."""
     return missing if r is None else f"{r:.0%}"
@@ -56,5 +68,4 @@ def capture_failed_line(summary: dict[str, Any]) -> str | None:
 
 def correlation_text(corr: list[dict[str, Any]]) -> str:
     """``openai/session: 3 values on 40 requests; client connection: 12 values on 40 requests``."""
-    return "; ".join(f"{c['key']}: {c['distinct']:,} value{'s' if c['distinct'] != 1 else ''} on {c['requests']:,} requests"
-                     for c in corr)
+    return "; ".join(f"{c['key']}: {plural(c['distinct'], 'value')} on {plural(c['requests'], 'request')}" for c in corr)

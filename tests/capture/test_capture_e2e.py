@@ -342,7 +342,8 @@ def test_sigterm_stops_cleanly_and_prints_the_analyze_command(tmp_path):
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err
-    assert f"mcpsniff analyze {out}" in err
+    assert f"mcpsniff: recorded 2 exchanges to {out}" in err
+    assert f"analyze with: {PY} -m mcpsniff analyze {out}" in err  # the command as it was run
     ex = records(out)
     assert len(ex) == 2
     stream = next(e for e in ex if e["req"]["method"] == "GET")

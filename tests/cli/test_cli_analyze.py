@@ -244,6 +244,6 @@ def test_server_errors_are_named_in_the_report_title(tmp_path):
     p = tmp_path / "dup.jsonl"
     p.write_bytes(s.jsonl())
     first = invoke("report", str(p)).stdout.splitlines()[0]
-    assert first == "## MCP session report: the server breaks 1 transport rule(s)"
+    assert first == "## MCP session report: the server breaks 1 transport rule"
     md = invoke("report", str(p)).stdout
     assert "— RFC 9110, [5.3. Field Order](https://www.rfc-editor.org/rfc/rfc9110#section-5.3)" in md

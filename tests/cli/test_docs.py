@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
 from pathlib import Path
+
+import pytest
 
 from typer.testing import CliRunner
 
@@ -18,6 +21,27 @@ runner = CliRunner()
 def test_readme_rules_table_is_generated_from_the_catalogue():
     block = README.split("<!-- rules:start -->\n", 1)[1].split("<!-- rules:end -->", 1)[0]
     assert block == runner.invoke(app, ["rules", "-f", "markdown"]).stdout
+
+
+def _update_docs():
+    spec = importlib.util.spec_from_file_location("update_docs", ROOT / "scripts" / "update_docs.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+@pytest.mark.parametrize("name", ["README.md", *sorted(str(p.relative_to(ROOT)) for p in (ROOT / "docs").glob("*.md"))])
+def test_generated_examples_are_what_the_commands_print(name):
+    """Command output shown in the docs (<!-- generated: ... -->) is current: run scripts/update_docs.py."""
+    ud = _update_docs()
+    text = (ROOT / name).read_text()
+    assert ud.comparable(ud.updated(text, name)) == ud.comparable(text), f"{name} is out of date: run scripts/update_docs.py"
+
+
+def test_docs_have_generated_examples():
+    blocks = [m.group("cmd") for p in [ROOT / "README.md", *(ROOT / "docs").glob("*.md")]
+              for m in _update_docs().GENERATED.finditer(p.read_text())]
+    assert len(blocks) >= 7 and all("samples/" in b for b in blocks)
 
 
 def test_readme_two_commands_use_real_files():

@@ -34,7 +34,7 @@ def test_summary_counts_per_user_agent():
         s.add(rec)
     got = {ua: (p.requests, p.issued, p.echoed, p.dropped) for ua, p in s.planes()}
     assert got == {"ctrl": (2, 1, 1, 0), "tool": (4, 1, 1, 2), "stateless": (2, 0, 0, 0), "bad": (1, 0, 0, 0)}
-    assert s.exchanges == 9 and "'tool': 4 req, 1 sessions issued, 1 echoed, 2 dropped" in s.line()
+    assert s.exchanges == 9 and "'tool': 4 req, 1 session issued, 1 echoed, 2 dropped" in s.line()
 
 
 def _mixed() -> Scenario:

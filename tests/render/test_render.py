@@ -15,14 +15,19 @@ DOC = {  # a hand-made analysis document: render needs nothing else
                 "requests": 2, "sessions_issued": 1, "verdict": "ok", "findings": {"error": 0, "warning": 0, "info": 0},
                 "session_header": {"echoed": 1, "dropped": 0, "foreign": 0, "unknown": 0, "none": 0},
                 "methods": [{"method": "tools/list", "requests": 1, "echoed": 1, "dropped": 0, "foreign": 0, "unknown": 0, "none": 0,
-                             "statuses": {"200": 1}}], "first_seen": "t0", "last_seen": "t1"}],
+                             "statuses": {"200": 1}}], "first_seen": "t0", "last_seen": "t1",
+                "latency": [{"method": "tools/list", "requests": 1, "response_end_ms": {"count": 1, "p50": 2.5, "p95": 2.5, "p99": 2.5},
+                             "first_event_ms": None}],
+                "rules_checked": ["r-one"]}],
     "summary": {"findings": {"error": 0, "warning": 0, "info": 0}, "failing_planes": []},
     "findings": [],
+    "rules": [{"id": "r-one", "severity": "error", "party": "client", "title": "T", "explanation": "E", "eras": ["handshake"],
+               "spec": {"source": "MCP", "version": "2025-11-25", "section": "S", "url": "https://example.invalid/s"}}],
 }
 
 
 def test_registry_offers_formats_per_document_kind():
-    assert render.formats("analysis")[0] == "table" and {"json", "markdown"} <= set(render.formats("analysis"))
+    assert render.formats("analysis")[0] == "table" and {"json", "markdown", "sarif", "junit"} <= set(render.formats("analysis"))
     assert render.formats("report")[0] == "markdown"
     assert set(render.formats("diff")) >= {"table", "json", "markdown"}
 

@@ -1,0 +1,73 @@
+"""``mcpsniff export``: a capture in other formats, for other tools.
+
+One option per output format (``--har OUT.har`` now); several may be given at once and
+the inputs are read once for all of them.  Adding a format is one option on the command
+and one writer in :data:`WRITERS`, which gets the :class:`Source` and the destination.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated, Callable, Optional
+
+import typer
+
+from .. import load
+from ..documents import har as har_doc
+from ..errors import LoadError, UsageError
+from ..render.text import plural
+from .app import app
+from .common import Files, ProblemPrinter, Strict, emit, reports_errors
+
+
+class Source:
+    """The inputs of one export, read once, on first use, by whichever writer asks first."""
+
+    def __init__(self, files: list[str], strict: bool) -> None:
+        self.files = files
+        self.strict = strict
+        self._records: list[dict] | None = None
+
+    def records(self) -> list[dict]:
+        """Every exchange record, as one capture ordered by time (redacted as recorded)."""
+        if self._records is None:
+            printer = ProblemPrinter()
+            try:
+                self._records, _ = load.capture_records(self.files, printer, strict=self.strict)
+            finally:
+                printer.close()
+            if not self._records:
+                raise LoadError(f"no exchanges to export in {', '.join(self.files)}")
+        return self._records
+
+
+def write_har(source: Source, dest: str) -> str:
+    """HAR 1.2 (browsers' devtools, mitmproxy, mcpsniff analyze) to ``dest``; returns what was written."""
+    records = source.records()
+    emit("har", "json", har_doc.har(records, source.files), dest)
+    return f"{plural(len(records), 'exchange')} as HAR {har_doc.HAR_VERSION}"
+
+
+#: output option name -> writer(source, destination) returning a short description
+WRITERS: dict[str, Callable[[Source, str], str]] = {"har": write_har}
+
+
+@app.command("export")
+@reports_errors
+def export_command(
+    files: Files,
+    har: Annotated[Optional[str], typer.Option(
+        "--har", metavar="OUT.har", help="Write HAR 1.2 (browsers' devtools, mitmproxy; '-' for stdout).")] = None,
+    strict: Strict = False,
+) -> None:
+    """Write a capture (redacted as recorded) in other formats: --har for browsers' devtools and mitmproxy."""
+    targets = {name: dest for name, dest in (("har", har),) if dest}
+    if not targets:
+        raise UsageError("export: name an output, e.g. --har OUT.har")
+    if files.count("-") > 1:
+        raise LoadError("standard input ('-') can be given only once")
+    source = Source(files, strict)
+    for name, dest in targets.items():
+        what = WRITERS[name](source, dest)
+        if dest != "-":
+            sys.stderr.write(f"wrote {what} to {dest}\n")
