@@ -22,6 +22,7 @@ from .. import render
 from ..documents.analysis import Analysis, analyze
 from ..errors import LoadError, McpSniffError, NotFound
 from ..load import Problem, file_size
+from ..load.inputs import expand
 from ..mcp import at_or_above
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
@@ -155,6 +156,8 @@ def run_analysis(files: list[str], *, strict: bool, plane: Optional[str] = None,
     """Load + analyse with problems and progress on stderr; unusable input raises a typed error."""
     if files.count("-") > 1:
         raise LoadError("standard input ('-') can be given only once")
+    files = [i.name for i in expand(files)]
+    note_rotated_parts(files)
     printer = ProblemPrinter()
     prog = progress_for(files, show_progress)
     try:
@@ -170,6 +173,19 @@ def run_analysis(files: list[str], *, strict: bool, plane: Optional[str] = None,
     if plane is not None and plane not in a.model.planes():
         raise NotFound(f"no plane with User-Agent {plane!r}; planes: " + ", ".join(repr(k) for k in a.model.planes()))
     return a
+
+
+def note_rotated_parts(files: list[str]) -> None:
+    """Say so on stderr when a capture file has rotated parts beside it that were not named."""
+    from ..capture.writer import rotated_path
+
+    given = {os.path.realpath(f) for f in files if f != "-"}
+    for f in files:
+        part = rotated_path(f, 1) if f.endswith(".jsonl") else None
+        if part and os.path.isfile(part) and os.path.realpath(part) not in given:
+            stem = f[: -len(".jsonl")]
+            sys.stderr.write(f"note: {part} looks like a rotated part of {f} and is not read; "
+                             f"name them all ('{stem}*.jsonl') to read one capture\n")
 
 
 def output_width(terminal: bool) -> int:

@@ -1,7 +1,8 @@
 """``mcpsniff export``: a capture in other formats, for other tools.
 
-One option per output format (``--har OUT.har`` now); several may be given at once and
-the inputs are read once for all of them.  Adding a format is one option on the command
+One option per output format (``--har OUT.har``, ``--parquet DIR``); several may be given at
+once and the inputs are read once per kind of reading (records for HAR, the exchange table for
+Parquet).  Adding a format is one option on the command
 and one writer in :data:`WRITERS`, which gets the :class:`Source` and the destination.
 """
 
@@ -12,7 +13,8 @@ from typing import Annotated, Callable, Optional
 
 import typer
 
-from .. import load
+from .. import load, model
+from ..model import Model, parquet
 from ..documents import har as har_doc
 from ..errors import LoadError, UsageError
 from ..render.text import plural
@@ -27,6 +29,7 @@ class Source:
         self.files = files
         self.strict = strict
         self._records: list[dict] | None = None
+        self._model: Model | None = None
 
     def records(self) -> list[dict]:
         """Every exchange record, as one capture ordered by time (redacted as recorded)."""
@@ -41,6 +44,23 @@ class Source:
         return self._records
 
 
+    def model(self) -> Model:
+        """The exchange table of the inputs (the analysis reads the same)."""
+        if self._model is None:
+            printer = ProblemPrinter()
+            try:
+                self._model = model.build(self.files, strict=self.strict, on_problem=printer)
+            finally:
+                printer.close()
+            if self._model.empty:
+                raise LoadError(f"no exchanges to export in {', '.join(self.files)}")
+        return self._model
+
+    def close(self) -> None:
+        if self._model is not None:
+            self._model.close()
+
+
 def write_har(source: Source, dest: str) -> str:
     """HAR 1.2 (browsers' devtools, mitmproxy, mcpsniff analyze) to ``dest``; returns what was written."""
     records = source.records()
@@ -48,8 +68,16 @@ def write_har(source: Source, dest: str) -> str:
     return f"{plural(len(records), 'exchange')} as HAR {har_doc.HAR_VERSION}"
 
 
+def write_parquet(source: Source, dest: str) -> str:
+    """The exchange table as Parquet partitioned by day (any engine reads it; so does analyze)."""
+    if dest == "-":
+        raise UsageError("--parquet writes a directory; '-' (stdout) is not one")
+    n = parquet.write(source.model(), dest)
+    return f"{plural(n, 'exchange')} as Parquet (partitioned by day)"
+
+
 #: output option name -> writer(source, destination) returning a short description
-WRITERS: dict[str, Callable[[Source, str], str]] = {"har": write_har}
+WRITERS: dict[str, Callable[[Source, str], str]] = {"har": write_har, "parquet": write_parquet}
 
 
 @app.command("export")
@@ -58,16 +86,22 @@ def export_command(
     files: Files,
     har: Annotated[Optional[str], typer.Option(
         "--har", metavar="OUT.har", help="Write HAR 1.2 (browsers' devtools, mitmproxy; '-' for stdout).")] = None,
+    parquet_dir: Annotated[Optional[str], typer.Option(
+        "--parquet", metavar="DIR", help="Write the exchange table as Parquet partitioned by day (DuckDB, Spark, analyze DIR).")] = None,
     strict: Strict = False,
 ) -> None:
-    """Write a capture (redacted as recorded) in other formats: --har for browsers' devtools and mitmproxy."""
-    targets = {name: dest for name, dest in (("har", har),) if dest}
+    """Write a capture (redacted as recorded) in other formats: --har for browsers' devtools and
+    mitmproxy, --parquet for analytics engines and analyze itself."""
+    targets = {name: dest for name, dest in (("har", har), ("parquet", parquet_dir)) if dest}
     if not targets:
-        raise UsageError("export: name an output, e.g. --har OUT.har")
+        raise UsageError("export: name an output, e.g. --har OUT.har or --parquet DIR")
     if files.count("-") > 1:
         raise LoadError("standard input ('-') can be given only once")
     source = Source(files, strict)
-    for name, dest in targets.items():
-        what = WRITERS[name](source, dest)
-        if dest != "-":
-            sys.stderr.write(f"wrote {what} to {dest}\n")
+    try:
+        for name, dest in targets.items():
+            what = WRITERS[name](source, dest)
+            if dest != "-":
+                sys.stderr.write(f"wrote {what} to {dest}\n")
+    finally:
+        source.close()

@@ -92,10 +92,15 @@ def read(
 def capture_records(names: list[str], on_problem: OnProblem, *, strict: bool = False) -> tuple[list[dict[str, Any]], list[InputInfo]]:
     """Every validated exchange record of these inputs as one capture: ordered by request
     time, input and line order breaking ties (as the model orders its rows)."""
+    from .inputs import PARQUET, expand
+
     keyed: list[tuple[float, int, int, dict[str, Any]]] = []
     infos = []
-    for si, name in enumerate(names):
-        r = Reading(name, on_problem, strict)
+    for si, item in enumerate(expand(names)):
+        if item.kind == PARQUET:
+            raise LoadError(f"{item.name}: a Parquet export holds the analysis columns, not whole exchange records; "
+                            "export from the capture files")
+        r = Reading(item.name, on_problem, strict)
         keyed += [(rec["t"]["req"], si, line, rec) for line, rec in read(r)]
         infos.append(r.info())
     keyed.sort(key=lambda k: k[:3])

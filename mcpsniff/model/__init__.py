@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any, Callable, Iterable
 
 from ..load import InputInfo, Problem, file_size
+from ..load.inputs import PARQUET, expand
 from .derive import derive
 from .model import ECHO_CLASSES, Model
 from .rows import chunk_frame, row_of
@@ -29,6 +30,9 @@ def build(
 ) -> Model:
     """Load inputs (merged into one capture, ordered by time) and derive everything.
 
+    ``names`` are files, ``-``, directories (capture files or a Parquet export) and glob
+    patterns (:func:`mcpsniff.load.inputs.expand`).
+
     ``progress`` is told how many exchanges were read so far, ``on_bytes`` how many bytes of all
     inputs together (both now and then, while reading)."""
     problems: list[Problem] = []
@@ -42,7 +46,11 @@ def build(
     inputs: list[InputInfo] = []
     before = 0  # bytes of the inputs already read
     try:
-        for src, name in enumerate(names):
+        for item in expand(list(names)):
+            name, src = item.name, len(inputs)
+            if item.kind == PARQUET:
+                inputs += store.read_parquet(name, src)
+                continue
             info = None
             size = file_size(name)
             count = (lambda n, base=before: on_bytes(base + n)) if on_bytes else None  # noqa: E731

@@ -26,7 +26,8 @@ import pandas as pd
 
 from .. import load
 from ..load import InputInfo, Problem, Reading
-from . import fast
+from ..errors import LoadError
+from . import fast, parquet
 from .rows import COLUMNS, chunk_frame, no_gc, row_of
 
 #: files at least this big try the fast reader first (below it the careful reader is as fast)
@@ -134,6 +135,30 @@ class Store:
         self._parts.append(f"SELECT {cols} FROM {table} WHERE kind = 'exchange'")
         return InputInfo(name, "jsonl", n, meta)
 
+    def read_parquet(self, directory: str, first_src: int) -> list[InputInfo]:
+        """A Parquet export (:mod:`mcpsniff.model.parquet`): one input per capture file it came from."""
+        rel = parquet.relation(directory)
+        try:
+            have = {r[0] for r in self.con.execute(f"DESCRIBE SELECT * FROM {rel}").fetchall()}
+            missing = [c for c in parquet.FILE_COLUMNS if c not in have]
+            if missing:
+                raise LoadError(f"{directory}: not an mcpsniff Parquet export (no column {', '.join(missing)})")
+            sources = [name for (name,) in self.con.execute(
+                f"SELECT source FROM {rel} GROUP BY source ORDER BY min(src), source").fetchall()]
+        except duckdb.Error as e:
+            raise LoadError(f"{directory}: not a readable Parquet export ({str(e).splitlines()[0]})") from None
+        table = f"f{first_src}"
+        mapping = " ".join(f"WHEN {_lit(n)} THEN {first_src + i}" for i, n in enumerate(sources))
+        cols = ", ".join(f"(CASE source {mapping} END)::INTEGER AS src" if c == "src" else f"CAST({c} AS {sql_type(k)}) AS {c}"
+                         for c, k in COLUMNS)
+        try:
+            self.con.execute(f"CREATE TABLE {table} AS SELECT {cols} FROM {rel}")
+        except duckdb.Error as e:
+            raise LoadError(f"{directory}: not a readable Parquet export ({str(e).splitlines()[0]})") from None
+        self._parts.append(f"SELECT * FROM {table}")
+        counts = dict(self.con.execute(f"SELECT src, count(*) FROM {table} GROUP BY src").fetchall())
+        return [InputInfo(n, "parquet", counts.get(first_src + i, 0)) for i, n in enumerate(sources)]
+
     def count(self) -> int:
         return sum(self.con.execute(f"SELECT count(*) FROM ({p})").fetchall()[0][0] for p in self._parts)
 
@@ -194,6 +219,10 @@ class _Progress:
         self._done.set()
         self._thread.join()
         self._on(self._size)
+
+
+def _lit(s: str) -> str:
+    return "'" + s.replace("'", "''") + "'"
 
 
 def _is_gzip(name: str) -> bool:

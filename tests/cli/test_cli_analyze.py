@@ -122,7 +122,8 @@ def test_missing_file(tmp_path):
 def test_directory(tmp_path):
     r = invoke("analyze", str(tmp_path))
     assert r.exit_code == 2
-    assert r.stderr == f"error: {tmp_path}: is a directory, not a capture file\n"
+    assert r.stderr == (f"error: {tmp_path}: a directory without capture files (.jsonl, .har, .flow, .flows, .mitm, "
+                        "also .gz) or a Parquet export\n")
 
 
 def test_empty_file(tmp_path):

@@ -101,8 +101,10 @@ def test_the_careful_reader_reports_bytes_as_it_reads(tmp_path):
     p = tmp_path / "cap.jsonl"
     p.write_bytes(seed_scenario(tool_calls=3000).jsonl())
     size = p.stat().st_size
+    q = tmp_path / "cap2.jsonl"
+    q.write_bytes(p.read_bytes())
     seen: list[int] = []
-    model.build([str(p), str(p)], on_bytes=seen.append).close()
+    model.build([str(p), str(q)], on_bytes=seen.append).close()
     assert seen == sorted(seen) and len(seen) > 4  # several updates while reading, not one at the end
     assert seen[-1] == 2 * size and any(size < n < 2 * size for n in seen)
 
@@ -112,8 +114,10 @@ def test_the_fast_reader_reports_bytes_too(tmp_path, monkeypatch):
     p.write_bytes(seed_scenario(tool_calls=6000).jsonl())
     size = p.stat().st_size
     monkeypatch.setattr(model, "FAST_MIN_BYTES", 0)
+    q = tmp_path / "cap2.jsonl"
+    q.write_bytes(p.read_bytes())
     seen: list[int] = []
-    m = model.build([str(p), str(p)], on_bytes=seen.append)
+    m = model.build([str(p), str(q)], on_bytes=seen.append)
     assert m.inputs[0].fmt == "jsonl" and m.n == 2 * m.inputs[0].exchanges
     m.close()
     assert seen == sorted(seen) and size in seen and seen[-1] == 2 * size

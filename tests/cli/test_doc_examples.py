@@ -123,7 +123,7 @@ def parse(cmd: str):
 
 
 def is_synopsis(cmd: str) -> bool:
-    return bool(re.search(r"FILE\b|\[|BEFORE AFTER|\bUA\d|OUT\.har|\bA B\b", cmd.split(" | ")[0]))
+    return bool(re.search(r"FILE\b|\[|BEFORE AFTER|\bUA\d|OUT\.har|\bA B\b|\bDIR\b", cmd.split(" | ")[0]))
 
 
 def kind(ex: Example) -> str:

@@ -154,7 +154,7 @@ def test_sse_events_survive_the_trip(tmp_path):
 
 def test_export_needs_an_output_and_writes_stdout_for_dash(tmp_path):
     r = runner.invoke(app, ["export", str(SAMPLES[0])])
-    assert r.exit_code == 2 and r.stderr == "error: export: name an output, e.g. --har OUT.har\n"
+    assert r.exit_code == 2 and r.stderr == "error: export: name an output, e.g. --har OUT.har or --parquet DIR\n"
     r = runner.invoke(app, ["export", str(SAMPLES[0]), "--har", "-"])
     assert r.exit_code == 0 and json.loads(r.stdout)["log"]["version"] == "1.2"
     r = runner.invoke(app, ["export", str(tmp_path / "missing.jsonl"), "--har", str(tmp_path / "x.har")])

@@ -120,6 +120,20 @@ def test_an_unclean_file_takes_the_careful_path_with_exact_problems(damage, tmp_
         assert doc["inputs"][0]["exchanges"] == len(lines) - 2
 
 
+@pytest.mark.parametrize("gz", [False, True], ids=["plain", "gzip"])
+@pytest.mark.parametrize("gap", [b"", b"   ", b"\r"], ids=["empty", "spaces", "cr"])
+def test_a_file_with_a_blank_line_keeps_its_line_numbers(gap, gz, tmp_path, monkeypatch):
+    lines = SAMPLES[-2].read_bytes().splitlines()
+    data = b"\n".join(lines[:5] + [gap] + lines[5:]) + b"\n"
+    p = tmp_path / ("cap.jsonl.gz" if gz else "cap.jsonl")
+    p.write_bytes(gzip.compress(data) if gz else data)
+    monkeypatch.setattr(model_pkg, "FAST_MIN_BYTES", 1 << 40)
+    careful = document(analyze([str(p)]))
+    monkeypatch.setattr(model_pkg, "FAST_MIN_BYTES", 0)
+    assert document(analyze([str(p)])) == careful
+    assert any(int(e["source"].rsplit(":", 1)[1]) > 6 for f in careful["findings"] for e in f["evidence"])
+
+
 def test_evidence_lines_are_file_lines_on_the_fast_path(tmp_path, monkeypatch):
     monkeypatch.setattr(model_pkg, "FAST_MIN_BYTES", 0)
     seed = SAMPLES[-2]
