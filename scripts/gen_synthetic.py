@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Write a large synthetic mcpsniff capture (JSONL) for benchmarks.
 
-    python scripts/gen_synthetic.py OUT.jsonl [--exchanges 1000000] [--planes 6]
+    python scripts/gen_synthetic.py OUT.jsonl [--exchanges 1000000] [--planes 6] [--start N --seed S]
 
 The traffic mimics real captures: several planes (one of them drops its session
 header on tools/call, like the seed bug), sessions of 5-40 requests, JSON and SSE
@@ -30,15 +30,17 @@ def main() -> None:
     ap.add_argument("--exchanges", type=int, default=1_000_000)
     ap.add_argument("--planes", type=int, default=6)
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--start", type=int, default=0,
+                    help="exchanges before this part (a later time slice of one capture, with its own session ids)")
     args = ap.parse_args()
     rnd = random.Random(args.seed)
     planes = [f"bench-client-{i}/1.{i}" for i in range(args.planes - 2)] + ["openai-mcp/1.0.0 (ChatGPT)", "openai-mcp/1.0.0"]
     dropper = "openai-mcp/1.0.0"
     n = 0
-    sess = 0
+    sess = args.start  # session ids stay unique across parts
     with open(args.out, "wb") as fo:
         while n < args.exchanges:
-            s = Scenario(t0=1_760_000_000.0 + n * 0.01, step=0.01)
+            s = Scenario(t0=1_760_000_000.0 + (args.start + n) * 0.01, step=0.01)
             for _ in range(200):
                 ua = rnd.choice(planes)
                 sess += 1

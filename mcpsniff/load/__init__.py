@@ -20,7 +20,7 @@ from ..schema import SchemaError, check_record
 from . import flows, har, jsonl
 import zlib
 
-from .base import GZIP_MAGIC, CountingReader, InputInfo, OnProblem, Problem, Reading, is_regular_file, open_bytes, open_input
+from .base import GZIP_MAGIC, CountingReader, InputInfo, OnProblem, Problem, Reading, open_input
 
 #: input formats, in the order ties are broken
 FORMATS: dict[str, ModuleType] = {m.NAME: m for m in (jsonl, har, flows)}
@@ -38,30 +38,23 @@ def read(
     r: Reading,
     *,
     convert: Convert | None = None,
-    byte_range: tuple[int, int] | None = None,
     on_bytes: Callable[[int], None] | None = None,
 ) -> Iterator[tuple[int, Any]]:
     """Yield ``(line, item)`` pairs from the input ``r`` names, counting into ``r``.
 
     A record the converter cannot take is explained with :func:`check_record`
-    and reported like any other bad line.  ``byte_range`` (JSONL only) reads the
-    lines that start inside ``[start, end)``.  ``on_bytes`` is told how many bytes
-    of the input (of the range) were read so far, now and then and at the end.
+    and reported like any other bad line.  ``on_bytes`` is told how many bytes of the
+    input were read so far, now and then and at the end.
     """
-    if byte_range is not None:
-        opened = None
-        fo = open_bytes(r.name)
-        r.fmt = jsonl.NAME
-    else:
-        opened = open_input(r.name)
-        fo = opened.stream
-        r.fmt = detect_format(opened.head, r.name)
+    opened = open_input(r.name)
+    fo = opened.stream
+    r.fmt = detect_format(opened.head, r.name)
     # bytes of the file as stored: counted on plain inputs (a gzip stream's are not the file's)
-    counting = on_bytes is not None and not (opened and opened.gzipped)
+    counting = on_bytes is not None and not opened.gzipped
     src: Any = CountingReader(fo, on_bytes) if counting else fo
-    reader = jsonl.records(r, src, byte_range) if byte_range is not None else FORMATS[r.fmt].records(r, src)
+    reader = FORMATS[r.fmt].records(r, src)
     with fo:
-        for line, rec in _guarded(r, reader, gzipped=bool(opened and opened.gzipped)):
+        for line, rec in _guarded(r, reader, gzipped=opened.gzipped):
             if convert is not None:
                 try:
                     item = convert(rec, line)
@@ -119,20 +112,6 @@ def _guarded(r: Reading, reader: Iterator[tuple[int, Any]], *, gzipped: bool) ->
         r.problem(None, f"{what} ({getattr(e, 'strerror', None) or e}); the rest of the input is skipped")
 
 
-def jsonl_ranges(name: str, n: int) -> list[tuple[int, int]] | None:
-    """Split a plain JSONL file into ``n`` byte ranges on line boundaries (None for anything else:
-    another format, a compressed file, a pipe)."""
-    if not is_regular_file(name):
-        return None
-    with open_bytes(name) as fo:
-        head = fo.read(HEAD)
-        if head[:2] == GZIP_MAGIC or detect_format(head, name) != jsonl.NAME:
-            return None
-        return jsonl.ranges(fo, n)
-
-
-HEAD = 4096
-
 
 def file_size(name: str) -> int:
     try:
@@ -141,5 +120,5 @@ def file_size(name: str) -> int:
         return 0
 
 
-__all__ = ["FORMATS", "InputInfo", "LoadError", "OnProblem", "Problem", "Reading", "capture_records", "detect_format",
-           "file_size", "jsonl_ranges", "read"]
+__all__ = ["FORMATS", "GZIP_MAGIC", "InputInfo", "LoadError", "OnProblem", "Problem", "Reading", "capture_records", "detect_format",
+           "file_size", "read"]

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import gzip
 import io
-import os
-import stat
 import sys
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO, Callable
@@ -177,19 +175,6 @@ def open_input(name: str) -> Opened:
         raise LoadError(f"{name}: cannot read ({getattr(e, 'strerror', None) or e})") from None
     return Opened(stream, head, gzipped)
 
-
-def is_regular_file(name: str) -> bool:
-    """A plain file on disk (seekable, so it can be read in parallel byte ranges)."""
-    try:
-        return name != "-" and stat.S_ISREG(os.stat(name).st_mode)
-    except OSError:
-        return False
-
-
-def open_bytes(name: str) -> BinaryIO:
-    """A seekable binary file for a regular path (parallel range reading); LoadError otherwise."""
-    raw = _open_raw(name)
-    return raw
 
 
 class CountingReader:

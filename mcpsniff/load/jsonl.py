@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any, BinaryIO, Iterator
 
 import orjson
@@ -27,24 +26,12 @@ def sniff(head: bytes, name: str) -> int:
     return 1  # the fallback: whatever else, the JSONL reader explains line by line
 
 
-def records(r: Reading, fo: BinaryIO, byte_range: tuple[int, int] | None = None) -> Iterator[tuple[int, dict[str, Any]]]:
-    """Decoded exchange records (unvalidated; the caller validates); meta lines go to ``r.meta``.
-
-    ``byte_range`` reads the lines that start inside ``[start, end)``; their line
-    numbers then count from 1 at ``start``.
-    """
+def records(r: Reading, fo: BinaryIO) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Decoded exchange records (unvalidated; the caller validates); meta lines go to ``r.meta``."""
     loads = orjson.loads
     seen_any = False
-    start, end = byte_range or (0, -1)
-    pos = start
-    if start:
-        fo.seek(start)
     line_no = 0
     for line_no, raw in enumerate(fo, 1):
-        if end >= 0 and pos >= end:
-            line_no -= 1
-            break
-        pos += len(raw)
         if line_no == 1 and raw.startswith(BOM):
             raw = raw[len(BOM):]
         if not raw.strip():
@@ -71,17 +58,5 @@ def records(r: Reading, fo: BinaryIO, byte_range: tuple[int, int] | None = None)
             continue
         r.meta.append(obj)  # a valid non-exchange record is a meta line
     r.lines = line_no
-    if not seen_any and byte_range is None:
+    if not seen_any:
         r.problem(None, "empty file, no records")
-
-
-def ranges(fo: BinaryIO, n: int) -> list[tuple[int, int]]:
-    """Split a JSONL file into ``n`` byte ranges on line boundaries."""
-    size = fo.seek(0, os.SEEK_END)
-    cuts = [0]
-    for i in range(1, n):
-        fo.seek(max(size * i // n, cuts[-1]))
-        fo.readline()
-        cuts.append(min(fo.tell(), size))
-    cuts.append(size)
-    return [(a, b) for a, b in zip(cuts, cuts[1:]) if b > a]

@@ -10,7 +10,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-import typer
 from typer.testing import CliRunner
 
 from mcpsniff.documents import report as rep
