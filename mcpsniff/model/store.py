@@ -33,8 +33,8 @@ from .rows import COLUMNS, chunk_frame, no_gc, row_of
 #: files at least this big try the fast reader first (below it the careful reader is as fast)
 FAST_MIN_BYTES = int(os.environ.get("MCPSNIFF_FAST_MIN_BYTES", 16 * 1024 * 1024))
 #: DuckDB's memory limit; past it the table spills to a temporary directory. Measured on 1M
-#: exchanges: 300MB keeps the peak RSS under 600 MiB; 1GB is about a third faster at twice the RSS
-MEMORY_LIMIT = os.environ.get("MCPSNIFF_MEMORY_LIMIT", "300MB")
+#: exchanges: 200MB keeps the peak RSS near 500 MiB; 1GB is about a third faster at twice the RSS
+MEMORY_LIMIT = os.environ.get("MCPSNIFF_MEMORY_LIMIT", "200MB")
 CHUNK = 16384  # careful-reader rows per insert
 
 _SQL_TYPES = {np.int8: "TINYINT", np.int16: "SMALLINT", np.int32: "INTEGER", np.int64: "BIGINT",
