@@ -28,6 +28,10 @@ from .redact import Redactor
 from .sse import SseEvent, SseParser
 
 DEFAULT_BODY_LIMIT = 1 << 20  # 1 MiB
+#: ``error`` of an exchange still open when the recording stopped (its events so far are kept)
+CAPTURE_STOPPED = "capture stopped"
+#: ``error`` of an exchange whose client went away before the response was complete (mitmproxy's words)
+CLIENT_DISCONNECTED = "Client disconnected."
 PARSE_CAP = 64 << 20  # bodies larger than this are not parsed as JSON at all
 
 

@@ -111,6 +111,14 @@ class Redactor:
     def __repr__(self) -> str:  # never show the key
         return f"Redactor(enabled={self.enabled}, extra={self.extra!r})"
 
+    def settings(self) -> dict[str, Any]:
+        """What a capture's meta line says about redaction (never the key)."""
+        return {
+            "enabled": self.enabled,
+            "extra": self.extra,
+            "marker": "<redacted:first 8 hex of HMAC-SHA256 with a per-capture random key>",
+        }
+
     # -- the marker ------------------------------------------------------------
     def marker(self, secret: str | bytes) -> str:
         raw = secret.encode("utf-8", "surrogatepass") if isinstance(secret, str) else secret
