@@ -32,7 +32,7 @@ import hashlib
 import hmac
 import os
 import re
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 from urllib.parse import unquote_plus
 
 from ..schema import REDACTED_PREFIX
@@ -73,6 +73,9 @@ SECRET_SUBSTRINGS = ("secret", "password", "accesstoken", "refreshtoken", "apike
 #: never secret, whatever the rules above say (MCP evidence)
 NEVER_SECRET = frozenset({"mcpsessionid", "sessionid", "progresstoken", "mcpprotocolversion"})
 
+#: names whose secret-or-not answer a Redactor remembers
+MEMO_NAMES = 4096
+
 _WORD_SPLIT = re.compile(r"[-_.\s]+")
 _NAME_OK = re.compile(r"^[A-Za-z0-9_.\-]+$")
 
@@ -106,6 +109,8 @@ class Redactor:
         self.extra = list(extra)
         self._extra = frozenset(norm(x) for x in self.extra)
         self._key = key if key is not None else os.urandom(32)
+        self._header_memo: dict[str, bool] = {}
+        self._field_memo: dict[str, bool] = {}
         self.count = 0  # values redacted so far
 
     def __repr__(self) -> str:  # never show the key
@@ -127,7 +132,24 @@ class Redactor:
         return f"{REDACTED_PREFIX}{digest}>"
 
     # -- name rules --------------------------------------------------------------
+    # Names repeat (the same headers and JSON members in every message) and the rules are pure:
+    # the answers are remembered, for a bounded number of names, to keep recording cheap.
     def is_secret_header(self, name: str) -> bool:
+        return self._memo(self._header_memo, name, self._secret_header_rule)
+
+    def is_secret_field(self, name: str) -> bool:
+        return self._memo(self._field_memo, name, self._secret_field_rule)
+
+    @staticmethod
+    def _memo(memo: dict[str, bool], name: str, rule: Callable[[str], bool]) -> bool:
+        hit = memo.get(name)
+        if hit is None:
+            hit = rule(name)
+            if len(memo) < MEMO_NAMES:
+                memo[name] = hit
+        return hit
+
+    def _secret_header_rule(self, name: str) -> bool:
         n = norm(name)
         if n in NEVER_SECRET:
             return False
@@ -142,7 +164,7 @@ class Redactor:
             return False
         return n in SECRET_PARAMS or n in self._extra or any(s in n for s in SECRET_SUBSTRINGS)
 
-    def is_secret_field(self, name: str) -> bool:
+    def _secret_field_rule(self, name: str) -> bool:
         n = norm(name)
         if n in NEVER_SECRET:
             return False
@@ -198,7 +220,9 @@ class Redactor:
 
     # -- JSON ---------------------------------------------------------------------------
     def json(self, obj: Any) -> Any:
-        """A redacted copy of a decoded JSON value (the input is not modified)."""
+        """A decoded JSON value with its secrets redacted: a copy where something was redacted,
+        the value itself where nothing was (copy on write: most messages hold no secret, and
+        recording must stay cheap).  The input is never modified."""
         if not self.enabled:
             return obj
         return self._json(obj, 0)
@@ -207,15 +231,26 @@ class Redactor:
         if depth > 64:  # pathological nesting: keep as is
             return obj
         if isinstance(obj, dict):
-            out = {}
+            out: dict[Any, Any] | None = None
             for k, v in obj.items():
                 if isinstance(k, str) and isinstance(v, str) and v and self.is_secret_field(k):
-                    out[k] = self._secret_string(k, v)
+                    new = self._secret_string(k, v)
                 else:
-                    out[k] = self._json(v, depth + 1)
-            return out
+                    new = self._json(v, depth + 1)
+                if out is None and new is not v:
+                    out = dict(obj)
+                if out is not None:
+                    out[k] = new
+            return obj if out is None else out
         if isinstance(obj, list):
-            return [self._json(v, depth + 1) for v in obj]
+            items: list[Any] | None = None
+            for i, v in enumerate(obj):
+                new = self._json(v, depth + 1)
+                if items is None and new is not v:
+                    items = list(obj)
+                if items is not None:
+                    items[i] = new
+            return obj if items is None else items
         return obj
 
     def _secret_string(self, key: str, value: str) -> str:
