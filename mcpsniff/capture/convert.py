@@ -103,7 +103,7 @@ def body_record(
     except ValueError:
         return schema.make_body(len(raw), truncated=True, encoding=enc)
     size = len(data)
-    ctype = (schema.header_value([list(h) for h in headers], "content-type") or "").lower()
+    ctype = (schema.header_value(headers, "content-type") or "").lower()  # type: ignore[arg-type]
     if size <= PARSE_CAP and (_looks_json(data) or "json" in ctype):
         obj = _loads(data)
         if obj is not _NOT_JSON:
@@ -263,7 +263,8 @@ def header_pairs(headers: Any) -> list[tuple[str, str]]:
 def decode_header_pairs(fields: Iterable[tuple[bytes | str, bytes | str]]) -> list[tuple[str, str]]:
     """Raw (name, value) byte pairs (mitmproxy's ``fields``, an ASGI scope's ``headers``) as
     strings, decoded the one way every recorder does it; order, case and duplicates kept."""
-    return [(_s(n), _s(v)) for n, v in fields]
+    return [(n if isinstance(n, str) else n.decode("utf-8", "replace"),
+             v if isinstance(v, str) else v.decode("utf-8", "replace")) for n, v in fields]
 
 
 def header_joined(pairs: Iterable[tuple[str, str]], name: str) -> str | None:
