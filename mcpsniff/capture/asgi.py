@@ -54,7 +54,6 @@ from .convert import (
     _addr,
     decode_header_pairs,
     exchange_from_parts,
-    header_joined,
     is_sse_headers,
 )
 from .decode import content_encoding
@@ -76,6 +75,8 @@ DEFAULT_QUEUE = 10_000
 #: the rest of a request body the app answered without reading is read before the response
 #: goes out (the proxy has the whole body too) when at most this many bytes are still to come
 DRAIN_MAX = 64 << 10
+#: a POST's SSE response is parsed on the writer thread up to this many bytes, as it passes after that
+DEFER_MAX = 256 << 10
 #: ASGI servers whose version the meta line names when they are loaded
 SERVERS = ("uvicorn", "hypercorn", "granian", "daphne", "gunicorn")
 CANCELLED = "request cancelled by the server"
@@ -144,12 +145,22 @@ def server_software(send: Callable[..., Any] | None = None) -> str | None:
     return ", ".join(found) or None
 
 
-def _declared_length(headers: list[tuple[str, str]]) -> int | None:
-    value = header_joined(headers, "content-length")
-    try:
-        return int(value) if value is not None else None
-    except ValueError:
-        return None
+def _scan(headers: Iterable[tuple[bytes, bytes]]) -> dict[bytes, bytes]:
+    """The few raw header values the event loop needs (names lower-cased, first value kept);
+    everything else is decoded on the writer thread."""
+    found: dict[bytes, bytes] = {}
+    for name, value in headers:
+        name = name.lower()
+        if name in _SCANNED and name not in found:
+            found[name] = value
+    return found
+
+
+_SCANNED = frozenset({b"content-length", b"content-type", b"content-encoding", b"expect"})
+
+
+def _json_hint(found: dict[bytes, bytes]) -> bool:
+    return b"json" in found.get(b"content-type", b"").lower() or b"content-encoding" in found
 
 
 # -- one exchange, as it passes ------------------------------------------------------------------
@@ -189,9 +200,58 @@ class _BodyCopy:
         return b"".join(self.chunks)
 
 
-def _json_hint(headers: list[tuple[str, str]]) -> bool:
-    ctype = (header_joined(headers, "content-type") or "").lower()
-    return "json" in ctype or content_encoding(headers) is not None
+class _SseTap:
+    """The SSE body of one response, for an :class:`~.convert.SseCollector`.
+
+    A response to a POST (short: the events of one request) keeps its chunks with their send
+    times and the writer thread parses them, so the event loop does no more than append; past
+    ``DEFER_MAX`` bytes, and always for a GET stream (long-lived; a legacy server's ``endpoint``
+    event must be learnt while it is open), the chunks are parsed as they pass.  Either way the
+    collector sees the same chunks with the same times, so the events are the same."""
+
+    __slots__ = ("encoding", "limit", "redactor", "_collector", "pending", "pending_size", "deferred")
+
+    def __init__(self, encoding: str | None, limit: int, redactor: Redactor, deferred: bool) -> None:
+        self.encoding = encoding
+        self.limit = limit
+        self.redactor = redactor
+        self._collector: SseCollector | None = None  # made when first needed
+        self.pending: list[tuple[bytes, float]] = []
+        self.pending_size = 0
+        self.deferred = deferred
+
+    @property
+    def collector(self) -> SseCollector:
+        if self._collector is None:
+            self._collector = SseCollector(self.encoding, limit=self.limit, redactor=self.redactor)
+        return self._collector
+
+    @property
+    def endpoints(self) -> list[str]:
+        """Data of the `endpoint` events parsed so far."""
+        return self._collector.endpoints if self._collector is not None else []
+
+    def feed(self, chunk: bytes, t: float) -> None:
+        if self.deferred and self.pending_size + len(chunk) <= DEFER_MAX:
+            self.pending.append((bytes(chunk), t))
+            self.pending_size += len(chunk)
+            return
+        self.deferred = False
+        self._catch_up()
+        self.collector.feed(chunk, t)
+
+    def finish(self, t: float) -> SseCollector:
+        """The collector with every event (writer thread, once the exchange is over)."""
+        self._catch_up()
+        self.collector.finish(t)
+        return self.collector
+
+    def _catch_up(self) -> None:
+        if self.pending:
+            collector = self.collector
+            for chunk, t in self.pending:
+                collector.feed(chunk, t)
+            self.pending.clear()
 
 
 class _Exchange:
@@ -199,7 +259,7 @@ class _Exchange:
     :attr:`done`; read by the writer thread after that."""
 
     __slots__ = (
-        "id", "scope", "t_req", "req_headers", "declared", "expect", "req", "status", "resp_headers",
+        "id", "scope", "t_req", "declared", "expect", "req", "status", "raw_resp_headers",
         "t_resp", "t_end", "resp", "sse", "resp_unknown", "trailers", "error", "disconnected", "done",
         "pending", "receiving", "endpoints_seen", "broken",
     )
@@ -208,16 +268,19 @@ class _Exchange:
         self.id = id
         self.scope = scope
         self.t_req = t_req
-        self.req_headers = decode_header_pairs(scope.get("headers") or ())
-        self.declared = _declared_length(self.req_headers)
-        self.expect = header_joined(self.req_headers, "expect") is not None
-        self.req = _BodyCopy(_json_hint(self.req_headers), limit)
+        found = _scan(scope.get("headers") or ())
+        try:
+            self.declared: int | None = int(found[b"content-length"]) if b"content-length" in found else None
+        except ValueError:
+            self.declared = None
+        self.expect = b"expect" in found
+        self.req = _BodyCopy(_json_hint(found), limit)
         self.status: int | None = None
-        self.resp_headers: list[tuple[str, str]] = []
+        self.raw_resp_headers: list[tuple[bytes, bytes]] = []
         self.t_resp: float | None = None
         self.t_end: float | None = None
         self.resp: _BodyCopy | None = None
-        self.sse: SseCollector | None = None
+        self.sse: _SseTap | None = None
         self.resp_unknown = False  # sent by pathsend / zerocopysend: the bytes did not pass here
         self.trailers = False
         self.error: str | None = None
@@ -249,13 +312,17 @@ class _Exchange:
 
     def started(self, msg: Message, t: float, limit: int, redactor: Redactor) -> None:
         self.status = int(msg["status"])
-        self.resp_headers = decode_header_pairs(msg.get("headers") or ())
+        self.raw_resp_headers = list(msg.get("headers") or ())
         self.t_resp = t
         self.trailers = bool(msg.get("trailers", False))
-        if is_sse_headers(self.resp_headers):
-            self.sse = SseCollector(content_encoding(self.resp_headers), limit=limit, redactor=redactor)
+        found = _scan(self.raw_resp_headers)
+        ctype = found.get(b"content-type", b"").decode("latin-1")
+        if is_sse_headers([("content-type", ctype)]):
+            enc = found.get(b"content-encoding")
+            encoding = content_encoding([("content-encoding", enc.decode("latin-1"))]) if enc else None
+            self.sse = _SseTap(encoding, limit, redactor, deferred=self.scope.get("method") != "GET")
         else:
-            self.resp = _BodyCopy(_json_hint(self.resp_headers), limit)
+            self.resp = _BodyCopy(_json_hint(found), limit)
 
     def sent(self, msg: Message, t: float) -> bool:
         """Note a message the app sent (after the server took it); True when it ended the response."""
@@ -413,23 +480,36 @@ class MCPSniffMiddleware:
                 msg = await receive()
             finally:
                 ex.receiving -= 1
-            self._safely(ex, ex.received, msg)
+            if not ex.done:
+                try:
+                    ex.received(msg)
+                except Exception as e:  # noqa: BLE001 - recording must never stop a request
+                    self._broken(ex, e)
             return msg
 
         async def send_tap(message: Message) -> None:
             t = time.time()
             start = message.get("type") == "http.response.start"
             if start and not ex.done:
-                if self._safely(ex, ex.should_drain):
-                    await self._drain(ex, receive)
-                self._safely(ex, ex.started, message, t, self.body_limit, self.redactor)
+                try:
+                    if ex.should_drain():
+                        await self._drain(ex, receive)
+                    ex.started(message, t, self.body_limit, self.redactor)
+                except Exception as e:  # noqa: BLE001
+                    self._broken(ex, e)
             try:
                 await send(message)
             except BaseException as e:
                 self._safely(ex, ex.fail, _app_error(e, ex, self._stopping), time.time())
                 raise
-            if not start and self._safely(ex, self._sent, ex, message, t):
-                self._finish(ex)
+            if not start and not ex.done:
+                try:
+                    ended = self._sent(ex, message, t)
+                except Exception as e:  # noqa: BLE001
+                    self._broken(ex, e)
+                    ended = False
+                if ended:
+                    self._finish(ex)
 
         try:
             await self.app(scope, receive_tap, send_tap)
@@ -459,11 +539,11 @@ class MCPSniffMiddleware:
 
     def _sent(self, ex: _Exchange, message: Message, t: float) -> bool:
         ended = ex.sent(message, t)
-        sse = ex.sse
-        if sse is not None and len(sse.endpoints) > ex.endpoints_seen:  # legacy `endpoint` event: learn it now
-            new = sse.endpoints[ex.endpoints_seen:]
-            ex.endpoints_seen = len(sse.endpoints)
-            url = request_url(ex.scope, ex.req_headers)
+        tap = ex.sse
+        if tap is not None and len(tap.endpoints) > ex.endpoints_seen:  # legacy `endpoint` event: learn it now
+            new = tap.endpoints[ex.endpoints_seen:]
+            ex.endpoints_seen = len(new) + ex.endpoints_seen
+            url = request_url(ex.scope, decode_header_pairs(ex.scope.get("headers") or ()))
             self._writer_here().submit(partial(self._learn, url, new))
         return ended
 
@@ -501,9 +581,9 @@ class MCPSniffMiddleware:
             return
         ex.done = True
         self._open.discard(ex)
+        if ex.t_end is None:
+            ex.t_end = time.time()
         try:
-            if ex.sse is not None:
-                ex.sse.finish(ex.t_end or time.time())  # an unterminated last event
             self._writer_here().submit(partial(self._record, ex))
         except Exception as e:  # noqa: BLE001
             self._internal_error(e)
@@ -514,22 +594,25 @@ class MCPSniffMiddleware:
             return None
         scope = ex.scope
         method = str(scope.get("method") or "GET")
-        url = request_url(scope, ex.req_headers)
+        req_headers = decode_header_pairs(scope.get("headers") or ())
+        url = request_url(scope, req_headers)
         version = http_version(scope)
         req_raw = ex.req.raw()
+        sse = ex.sse.finish(ex.t_end or time.time()) if ex.sse is not None else None  # an unterminated last event too
         resp = None
         resp_raw = None
+        resp_headers = None
         if ex.status is not None:
+            resp_headers = decode_header_pairs(ex.raw_resp_headers)
             resp_raw = ex.resp.raw() if (ex.resp is not None and not ex.resp_unknown) else None
             resp = ResponseParts(
-                ex.status, ex.resp_headers, resp_raw, reason=reason_phrase(ex.status, version),
+                ex.status, resp_headers, resp_raw, reason=reason_phrase(ex.status, version),
                 http_version=version, t_start=ex.t_resp, t_end=ex.t_end,
             )
-        resp_headers = ex.resp_headers if ex.status is not None else None
         known = self.endpoints.known
-        mcp = ex.sse is not None or is_mcp_parts(method, url, ex.req_headers, req_raw, resp_headers, resp_raw, known)
+        mcp = sse is not None or is_mcp_parts(method, url, req_headers, req_raw, resp_headers, resp_raw, known)
         if mcp:
-            self.endpoints.learn_parts(url, ex.status, ex.resp_headers, ex.sse.endpoints if ex.sse is not None else ())
+            self.endpoints.learn_parts(url, ex.status, resp_headers or [], sse.endpoints if sse is not None else ())
         if not (mcp or self.record_all):
             self.skipped += 1
             return None
@@ -540,7 +623,7 @@ class MCPSniffMiddleware:
             method=method,
             url=url,
             http_version=version,
-            req_headers=ex.req_headers,
+            req_headers=req_headers,
             req_raw=req_raw,
             resp=resp,
             t_end=ex.t_end,
@@ -550,11 +633,11 @@ class MCPSniffMiddleware:
             error=ex.error,
             redactor=self.redactor,
             body_limit=self.body_limit,
-            sse=ex.sse,
+            sse=sse,
         )
-        _adjust_body(rec["req"]["body"], ex.req, ex.req_headers, ex.declared)
-        if rec["resp"] is not None and ex.sse is None and not ex.resp_unknown:
-            _adjust_body(rec["resp"]["body"], ex.resp, ex.resp_headers)
+        _adjust_body(rec["req"]["body"], ex.req, req_headers, ex.declared)
+        if resp_headers is not None and sse is None and not ex.resp_unknown:
+            _adjust_body(rec["resp"]["body"], ex.resp, resp_headers)
         return rec
 
     def _learn(self, url: str, endpoint_events: list[str]) -> None:
@@ -566,10 +649,13 @@ class MCPSniffMiddleware:
         try:
             return fn(*args)
         except Exception as e:  # noqa: BLE001
-            if ex is not None:
-                ex.broken = True
-            self._internal_error(e)
+            self._broken(ex, e)
             return None
+
+    def _broken(self, ex: _Exchange | None, e: Exception) -> None:
+        if ex is not None:
+            ex.broken = True
+        self._internal_error(e)
 
     def _internal_error(self, e: Exception) -> None:
         self.internal_errors += 1

@@ -107,6 +107,10 @@ class _Flush:
 
 
 _STOP = object()
+#: seconds the writer thread waits after waking for more records to write in the same batch: fewer
+#: thread switches (each one costs the server's event loop the GIL), records in the file 20 ms later
+LINGER = 0.02
+MAX_BATCH = 1000
 
 
 class BackgroundWriter:
@@ -125,6 +129,10 @@ class BackgroundWriter:
       :attr:`failed` and logged, and writing goes on with the next one.  When
       ``sole_writer`` (no other process appends to the file) the bytes of a
       partly written line are cut off again, so the file keeps whole lines;
+    - the thread wakes for a batch (it waits ``linger`` seconds for more after
+      the first item) and appends the batch's whole lines with one ``os.write``
+      (one per rotated part): a recorder shares the GIL with the server, and
+      every wake-up and every write costs the server's event loop a hand-over;
     - every failure is logged at ERROR, the first one at once and then at most
       every 10 s with the counts;
     - :meth:`close` writes what is queued (bounded by a timeout) and, when
@@ -141,11 +149,13 @@ class BackgroundWriter:
         sole_writer: bool = True,
         log: logging.Logger | None = None,
         name: str = "mcpsniff-writer",
+        linger: float = LINGER,
     ) -> None:
         self.base = path
         self.meta = meta
         self.rotate_bytes = rotate_bytes
         self.sole_writer = sole_writer
+        self.linger = linger
         self.log = log or logging.getLogger(__name__)
         self.written = 0  # lines written (meta lines excluded)
         self.dropped = 0  # items refused because the queue was full (or the writer closed)
@@ -222,33 +232,53 @@ class BackgroundWriter:
     # -- the thread's side -----------------------------------------------------------------------
     def _run(self) -> None:
         self._open()
-        while True:
-            item = self._q.get()
-            if item is _STOP:
-                break
-            if isinstance(item, _Flush):
-                item.done.set()
-                continue
-            try:
-                rec = item() if callable(item) else item
-            except Exception as e:  # noqa: BLE001 - one bad record must not stop the recording
-                self._not_converted(e)
-                continue
-            if rec is not None:
-                self._write(rec)
+        stopping = False
+        while not stopping:
+            batch = [self._q.get()]
+            if self.linger and batch[0] is not _STOP:
+                time.sleep(self.linger)  # let a batch gather: one wake-up and one write for many records
+            while len(batch) < MAX_BATCH:
+                try:
+                    batch.append(self._q.get_nowait())
+                except queue.Empty:
+                    break
+            lines: list[tuple[bytes, int]] = []  # (line, 1 for a record of traffic / 0 for a meta line)
+            flushes = []
+            for item in batch:
+                if item is _STOP:
+                    stopping = True
+                elif isinstance(item, _Flush):
+                    flushes.append(item)
+                else:
+                    line = self._line(item)
+                    if line is not None:
+                        lines.append(line)
+            self._write_lines(lines)
+            for marker in flushes:
+                marker.done.set()
         if self.dropped or self.failed or self.errors:
             part = self._file.part if self._file is not None else 0
             lost = {"queue_full": self.dropped, "write_failed": self.failed, "not_converted": self.errors}
-            self._write(self.meta(part) | {"lost": lost})
+            line = self._line(self.meta(part) | {"lost": lost})
+            if line is not None:
+                self._write_lines([line])
         if self._file is not None:
             try:
                 self._file.close()
             except OSError:
                 pass
 
-    def _not_converted(self, e: Exception) -> None:
-        self.errors += 1
-        self._alarm_item(f"mcpsniff: could not make a record ({self.errors} so far): {e!r}")
+    def _line(self, item: Any) -> tuple[bytes, int] | None:
+        """The serialised line of a queued item, or None (nothing to write, or it failed)."""
+        try:
+            rec = item() if callable(item) else item
+            if rec is None:
+                return None
+            return _dumps(rec), 0 if rec.get("kind") == "meta" else 1
+        except Exception as e:  # noqa: BLE001 - one bad record must not stop the recording
+            self.errors += 1
+            self._alarm_item(f"mcpsniff: could not make a record ({self.errors} so far): {e!r}")
+            return None
 
     def _open(self) -> bool:
         try:
@@ -260,31 +290,54 @@ class BackgroundWriter:
             self._alarm_write(f"mcpsniff: {self.last_error}; records are lost until it works again")
             return False
 
-    def _write(self, rec: dict[str, Any]) -> None:
-        counts = 0 if rec.get("kind") == "meta" else 1  # meta lines are not records of traffic
-        if (self._file is None or self._file.fd is None) and not self._open():
-            self.failed += counts
-            return
-        w = self._file
-        assert w is not None
-        lines, size = w.lines, w.size
-        try:
-            w.write(rec)
-        except (TypeError, ValueError) as e:  # not serialisable: a conversion problem, not the disk's
-            self._not_converted(e)
-            return
-        except OSError as e:
-            if w.lines > lines:  # the line is in; opening the next rotated part failed
-                self.written += counts
-            else:
-                self.failed += counts
-                self._cut_partial(w, size)
-            self.last_error = f"cannot write to {w.path}: {e.strerror or e}"
-            self._alarm_write(
-                f"mcpsniff: {self.last_error}; {self.failed} records lost so far (the server keeps serving)"
-            )
-            return
-        self.written += counts
+    def _write_lines(self, lines: list[tuple[bytes, int]]) -> None:
+        """Append whole lines, as few ``os.write`` calls as rotation allows (a file passes the
+        rotation size by one line at most).  A failed write loses the lines it did not get in."""
+        i = 0
+        while i < len(lines):
+            w = self._file
+            if (w is None or w.fd is None) and not self._open():
+                self.failed += sum(c for _, c in lines[i:])
+                return
+            w = self._file
+            assert w is not None and w.fd is not None
+            j, size = i, w.size
+            while j < len(lines):  # up to and including the line that reaches the rotation size
+                size += len(lines[j][0])
+                j += 1
+                if w.rotate_bytes and size >= w.rotate_bytes:
+                    break
+            buf = b"".join(line for line, _ in lines[i:j])
+            try:
+                n = os.write(w.fd, buf)
+                error: OSError | None = None if n == len(buf) else OSError(28, f"short write ({n} of {len(buf)} bytes), disk full?")
+            except OSError as e:
+                n, error = 0, e
+            whole = i  # lines that got in completely
+            got = 0
+            while whole < j and got + len(lines[whole][0]) <= n:
+                got += len(lines[whole][0])
+                whole += 1
+            w.size += got
+            w.lines += whole - i
+            self.written += sum(c for _, c in lines[i:whole])
+            if error is not None:
+                if got < n:
+                    self._cut_partial(w, w.size)
+                self.failed += sum(c for _, c in lines[whole:j])
+                self.last_error = f"cannot write to {w.path}: {error.strerror or error}"
+                self._alarm_write(
+                    f"mcpsniff: {self.last_error}; {self.failed} records lost so far (the server keeps serving)"
+                )
+            elif w.rotate_bytes and w.size >= w.rotate_bytes:
+                try:
+                    w.close()
+                    w.part += 1
+                    w._open()
+                except OSError as e:
+                    self.last_error = f"cannot write to {w.path}: {e.strerror or e}"
+                    self._alarm_write(f"mcpsniff: {self.last_error}; records are lost until it works again")
+            i = j
 
     def _cut_partial(self, w: JsonlWriter, size: int) -> None:
         """A short write left the start of a line: cut it off so the file keeps whole lines.
