@@ -32,6 +32,8 @@ TS_DIR = PEERS / "ts"
 PY_SERVER_MODES = ("stateful", "stateless", "json", "legacy")
 START_TIMEOUT = 20.0
 _PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY")
+#: the process id of each running server, by the URL its context manager yielded (for benchmarks)
+SERVER_PIDS: dict[str, int] = {}
 
 
 @dataclass
@@ -102,8 +104,10 @@ def _server(argv: list[str], port: int, url: str, env: Mapping[str, str] | None 
             )
         try:
             _wait_listening(proc, port, log)
+            SERVER_PIDS[url] = proc.pid
             yield url
         finally:
+            SERVER_PIDS.pop(url, None)
             _stop(proc)
 
 
