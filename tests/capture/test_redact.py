@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -147,3 +148,19 @@ def test_parse_extra():
     assert parse_extra(None) == [] and parse_extra(["x"]) == ["x"]
     with pytest.raises(ValueError, match="invalid name"):
         parse_extra("ok,bad name")
+
+
+def test_json_copies_only_where_something_is_redacted():
+    r = Redactor(key=b"k")
+    clean = {"jsonrpc": "2.0", "id": 1, "result": {"content": [{"type": "text", "text": "hi"}]}}
+    assert r.json(clean) is clean  # nothing secret: the value itself, no copy
+    msg = {"jsonrpc": "2.0", "params": {"a": [1, {"access_token": "tok"}], "b": {"c": 1}}, "id": 2}
+    before = json.dumps(msg)
+    out = r.json(msg)
+    assert json.dumps(msg) == before  # the input is never modified
+    assert out["params"]["a"][1]["access_token"].startswith("<redacted:")
+    assert list(out) == list(msg) and list(out["params"]) == ["a", "b"]  # order kept
+    assert out["params"]["b"] is msg["params"]["b"]  # untouched branches are shared
+    # the name rules are remembered per name, with the same answers
+    assert [r.is_secret_header(n) for n in ("X-Api-Key", "Accept", "X-Api-Key")] == [True, False, True]
+    assert [r.is_secret_field(n) for n in ("refreshToken", "text", "refreshToken")] == [True, False, True]
