@@ -212,7 +212,7 @@ def main() -> None:
         recorded = sum(sum(1 for line in f.open("rb") if b'"kind":"exchange"' in line) for f in files)
         size = sum(f.stat().st_size for f in files)
 
-    label = "second plain server (--aa)" if args.aa else "with"
+    label = "plain#2" if args.aa else "with"
     print(f"FastMCP (mcp {_version('mcp')}, {args.server} {_version(args.server)}), {args.mode} mode, tools/call echo, "
           f"{args.connections} keep-alive connections, {args.pairs} server pairs x {args.rounds} rounds x "
           f"{args.seconds:g} s, python {platform.python_version()}, {os.cpu_count()} cores"
@@ -220,7 +220,7 @@ def main() -> None:
     rps = quartiles([y[0] / x[0] for x, y in zip(a, b)])
     cpu = quartiles([x[3] / y[3] for x, y in zip(a, b)])
     med = lambda rs, i: statistics.median(r[i] for r in rs)  # noqa: E731
-    print(f"{'':28}{'without':>9}{label if args.aa else 'with':>9}{'ratio':>8}   median of {len(a)} paired rounds (quartiles)")
+    print(f"{'':28}{'without':>9}{label:>9}{'ratio':>8}   median of {len(a)} paired rounds (quartiles)")
     print(f"{'requests/s':28}{med(a, 0):>9.0f}{med(b, 0):>9.0f}{rps[0]:>8.3f}   ({rps[1]:.3f} .. {rps[2]:.3f})")
     print(f"{'requests/s per server core':28}{1e6 / med(a, 3):>9.0f}{1e6 / med(b, 3):>9.0f}{cpu[0]:>8.3f}   "
           f"({cpu[1]:.3f} .. {cpu[2]:.3f})")
