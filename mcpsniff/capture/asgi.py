@@ -28,6 +28,7 @@ through untouched.
 
 from __future__ import annotations
 
+import atexit
 import importlib.metadata
 import itertools
 import logging
@@ -581,6 +582,8 @@ class MCPSniffMiddleware:
             return
         ex.done = True
         self._open.discard(ex)
+        if sys.is_finalizing():  # a coroutine closed after the exit handlers: no thread can start now
+            return
         if ex.t_end is None:
             ex.t_end = time.time()
         try:
@@ -681,6 +684,9 @@ class MCPSniffMiddleware:
         path = process_path(self.output, pid) if self.per_process else self.output
         self._writer = BackgroundWriter(path, self._meta, self.rotate_bytes, max_queue=self.queue_size,
                                         sole_writer=self.per_process, log=log, name="mcpsniff-asgi-writer")
+        # at exit, record the exchanges still open as "capture stopped"; registered after the writer's
+        # own handler, so it runs first (atexit runs last-in first-out)
+        atexit.register(self.close)
         return self._writer
 
     def _meta(self, part: int) -> dict[str, Any]:
@@ -712,6 +718,10 @@ class MCPSniffMiddleware:
         w = self._writer
         if w is None or self._pid != os.getpid() or w.closed:
             return
+        try:
+            atexit.unregister(self.close)
+        except Exception:  # noqa: BLE001 - interpreter shutting down
+            pass
         now = time.time()
         for ex in list(self._open):
             ex.fail(CAPTURE_STOPPED, now)

@@ -643,6 +643,29 @@ print(sorted({{m.split(".")[0] for m in sys.modules}} & {{"mitmproxy", "starlett
     assert ex["resp"]["status"] == 202
 
 
+def test_a_stream_still_open_at_interpreter_exit_is_recorded_as_capture_stopped(tmp_path):
+    code = f"""
+import asyncio
+from mcpsniff.asgi import MCPSniffMiddleware
+async def app(scope, receive, send):
+    await send({{"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/event-stream")]}})
+    await send({{"type": "http.response.body", "body": b"id: 1\\ndata: {{}}\\n\\n", "more_body": True}})
+    await asyncio.Event().wait()  # the stream stays open
+mw = MCPSniffMiddleware(app, output={str(tmp_path / 'open.jsonl')!r})
+async def receive():
+    await asyncio.Event().wait()
+async def send(m):
+    pass
+loop = asyncio.new_event_loop()
+loop.create_task(mw({{"type": "http", "method": "GET", "path": "/mcp", "headers": [], "query_string": b""}}, receive, send))
+loop.run_until_complete(asyncio.sleep(0.1))  # then the process ends without a lifespan shutdown
+"""
+    run_ = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert run_.returncode == 0, run_.stderr
+    [ex] = exchanges(next(tmp_path.glob("open.pid*.jsonl")))
+    assert ex["error"] == "capture stopped" and [e["id"] for e in ex["resp"]["sse"]] == ["1"]
+
+
 # -- pure helpers and the writer ---------------------------------------------------------------------
 def test_url_version_and_file_names():
     s = make_scope("GET", "/a%20b/mcp", query=b"session_id=1")
