@@ -194,7 +194,8 @@ def modern_server(sniff: Path | None = None) -> Iterator[str]:
     """Run tests/peers/modern_server.py (SDK 2.x, speaks 2026-07-28 and the handshake era); yield its URL.
 
     ``sniff=PATH`` records in-process with mcpsniff's ASGI middleware, imported from this checkout
-    (.venv-mcp2 has no mcpsniff and no mitmproxy)."""
+    (.venv-mcp2 has no mcpsniff and no mitmproxy; of mcpsniff's dependencies the middleware needs
+    only orjson, which scripts/setup.sh installs there)."""
     _need(MCP2_PY, "the SDK 2.x environment .venv-mcp2")
     port = free_port()
     argv = [str(MCP2_PY), str(PEERS / "modern_server.py"), "--port", str(port)]
