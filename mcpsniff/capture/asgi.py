@@ -59,7 +59,7 @@ from .convert import (
 )
 from .decode import content_encoding
 from .detect import McpEndpoints, is_mcp_parts
-from .redact import Redactor, parse_extra
+from .redact import Redactor, parse_extra, parse_patterns
 from .writer import BackgroundWriter
 
 Scope = MutableMapping[str, Any]
@@ -396,7 +396,8 @@ class MCPSniffMiddleware:
     ``MCPSniffMiddleware(app, output="captures/x.jsonl")`` or, with Starlette / FastAPI,
     ``app.add_middleware(MCPSniffMiddleware, output="captures/x.jsonl")``.
 
-    Options mirror ``mcpsniff capture``'s: ``redact`` (default on) and ``redact_extra`` names,
+    Options mirror ``mcpsniff capture``'s: ``redact`` (default on), ``redact_extra`` names and
+    ``redact_patterns`` (regular expressions for URL path segments and text, ``--redact-pattern``),
     ``body_limit`` bytes per body, ``record_all`` (every exchange, not only MCP ones),
     ``rotate_mb`` (a new file past N MiB, 0: never).  ``per_process`` (default on) makes each
     worker process write its own file, ``x.pid<PID>.jsonl``; off, ``output`` is used as given
@@ -413,6 +414,7 @@ class MCPSniffMiddleware:
         *,
         redact: bool = True,
         redact_extra: str | Iterable[str] = (),
+        redact_patterns: str | Iterable[str] = (),
         body_limit: int = DEFAULT_BODY_LIMIT,
         record_all: bool = False,
         rotate_mb: int = 0,
@@ -429,9 +431,13 @@ class MCPSniffMiddleware:
             extra = parse_extra(redact_extra)
         except ValueError as e:
             raise CaptureError(f"redact_extra: {e}") from None
+        try:
+            patterns = parse_patterns(redact_patterns)
+        except ValueError as e:
+            raise CaptureError(f"redact_patterns: {e}") from None
         self.app = app
         self.output = os.path.expanduser(os.fspath(output))
-        self.redactor = Redactor(enabled=redact, extra=extra)
+        self.redactor = Redactor(enabled=redact, extra=extra, patterns=patterns)
         self.body_limit = body_limit
         self.record_all = record_all
         self.rotate_bytes = rotate_mb * 1024 * 1024

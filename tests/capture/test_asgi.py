@@ -560,7 +560,7 @@ def test_rotation(mws, out):
 
 @pytest.mark.parametrize("kw, message", [
     ({"body_limit": -1}, "body_limit"), ({"rotate_mb": -2}, "rotate_mb"), ({"queue_size": 0}, "queue_size"),
-    ({"redact_extra": "bad name!"}, "redact_extra"),
+    ({"redact_extra": "bad name!"}, "redact_extra"), ({"redact_patterns": ["ok", "bad("]}, "redact_patterns"),
 ])
 def test_invalid_options_raise_capture_error(out, kw, message):
     with pytest.raises(CaptureError, match=message):
@@ -572,6 +572,24 @@ def test_an_unusable_output_fails_at_startup_not_at_a_request(tmp_path):
         MCPSniffMiddleware(json_app(), output="/proc/mcpsniff/cap.jsonl")
     with pytest.raises(CaptureError, match="is a directory"):
         MCPSniffMiddleware(json_app(), output=tmp_path)
+
+
+def test_extra_redact_patterns(mws, out):
+    """``redact_patterns`` is ``mcpsniff capture --redact-pattern``: path segments and text."""
+    body = j({**CALL, "params": {"name": "echo", "arguments": {"text": "for tenant-123456 only"}}})
+    mw = middleware(mws, json_app(body={"jsonrpc": "2.0", "id": 2, "result": {"note": "tenant-654321"}}), out,
+                    redact_patterns="tenant-[0-9]{6}\nacct_[a-z]{4}")
+    scope = post_scope(body)
+    scope.update(path="/t/tenant-000001/mcp", raw_path=b"/t/tenant-000001/mcp", query_string=b"who=acct_abcd")
+    run(mw, scope, Server([body]))
+    [ex] = written(mw)
+    flat = json.dumps(ex)
+    for secret in ("tenant-123456", "tenant-654321", "tenant-000001", "acct_abcd"):
+        assert secret not in flat, secret
+    assert ex["req"]["body"]["rpc"][0]["params"]["arguments"]["text"].startswith("for <redacted:")
+    meta = lines(mw.path)[0]
+    assert meta["redaction"]["patterns"] == ["tenant-[0-9]{6}", "acct_[a-z]{4}"]
+    assert middleware(mws, json_app(), out, redact_patterns=["a+"]).redactor.patterns == ["a+"]
 
 
 def test_redaction_off_keeps_secrets(mws, out):
