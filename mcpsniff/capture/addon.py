@@ -236,7 +236,8 @@ class McpSniff:
             rec = exchange_record(flow, redactor=self.redactor, body_limit=self._body_limit, sse=tap, error=error, now=now)
         except Exception as e:  # noqa: BLE001 - a bad flow must not stop the proxy, nor go unrecorded
             log.warning(f"mcpsniff: could not convert {flow.request.method} {flow.request.pretty_url}: {e!r}")
-            rec = fallback_record(flow, f"mcpsniff could not record this exchange fully: {type(e).__name__}: {e}", error)
+            rec = fallback_record(flow, f"mcpsniff could not record this exchange fully: {type(e).__name__}: {e}", error,
+                                  redactor=self.redactor)
         if self._write(rec):
             for listener in self.listeners:
                 try:

@@ -19,7 +19,8 @@ Never in the way:
   (:class:`~.writer.BackgroundWriter`): a full queue or a failed write loses
   records (counted and logged at ERROR), never a request;
 - an error in the recording code itself is caught and logged: that exchange
-  goes unrecorded, the request goes on.
+  is recorded only as far as is safe (method, redacted URL, status and why,
+  as the proxy does for a flow it cannot convert), the request goes on.
 
 Pure ASGI 3: imports neither Starlette nor mitmproxy.  Only ``http`` scopes
 are recorded; ``lifespan`` starts and stops the writer; ``websocket`` passes
@@ -55,6 +56,7 @@ from .convert import (
     _addr,
     decode_header_pairs,
     exchange_from_parts,
+    fallback_from_parts,
     is_sse_headers,
 )
 from .decode import content_encoding
@@ -290,7 +292,7 @@ class _Exchange:
         self.pending: deque[Message] = deque()  # drained request messages the app has not read yet
         self.receiving = 0  # receive() calls of the app in progress
         self.endpoints_seen = 0
-        self.broken = False
+        self.broken: str | None = None  # a recording error on the event loop: only what is safe is recorded
 
     # -- events (event loop) -----------------------------------------------------------------
     def received(self, msg: Message) -> None:
@@ -448,7 +450,7 @@ class MCPSniffMiddleware:
         self.endpoints = McpEndpoints()  # used on the writer thread only
         self.capture_id = ""
         self.skipped = 0  # exchanges that were not MCP (with record_all off)
-        self.internal_errors = 0  # exchanges left unrecorded by an error in this module
+        self.internal_errors = 0  # errors in this module (their exchanges recorded only in part, or not at all)
         self._writer: BackgroundWriter | None = None
         self._pid: int | None = None
         self._ids: Iterator[int] = itertools.count()
@@ -599,8 +601,15 @@ class MCPSniffMiddleware:
 
     def _record(self, ex: _Exchange) -> dict[str, Any] | None:
         """The exchange's record, or None when it is not recorded (writer thread)."""
-        if ex.broken:
-            return None
+        if ex.broken is not None:
+            return self._fallback(ex, ex.broken)
+        try:
+            return self._full_record(ex)
+        except Exception as e:  # noqa: BLE001 - not lost silently: what can safely be said of it (as the proxy does)
+            log.warning(f"mcpsniff: could not convert exchange {ex.id} ({ex.scope.get('method')}): {e!r}")
+            return self._fallback(ex, f"{type(e).__name__}: {e}")
+
+    def _full_record(self, ex: _Exchange) -> dict[str, Any] | None:
         scope = ex.scope
         method = str(scope.get("method") or "GET")
         req_headers = decode_header_pairs(scope.get("headers") or ())
@@ -618,10 +627,14 @@ class MCPSniffMiddleware:
                 ex.status, resp_headers, resp_raw, reason=reason_phrase(ex.status, version),
                 http_version=version, t_start=ex.t_resp, t_end=ex.t_end,
             )
-        known = self.endpoints.known
-        mcp = sse is not None or is_mcp_parts(method, url, req_headers, req_raw, resp_headers, resp_raw, known)
-        if mcp:
-            self.endpoints.learn_parts(url, ex.status, resp_headers or [], sse.endpoints if sse is not None else ())
+        try:
+            known = self.endpoints.known
+            mcp = sse is not None or is_mcp_parts(method, url, req_headers, req_raw, resp_headers, resp_raw, known)
+            if mcp:
+                self.endpoints.learn_parts(url, ex.status, resp_headers or [], sse.endpoints if sse is not None else ())
+        except Exception as e:  # noqa: BLE001 - an exchange that breaks detection is recorded anyway (as the proxy does)
+            log.warning(f"mcpsniff: could not classify exchange {ex.id} ({method}): {e!r}")
+            mcp = True
         if not (mcp or self.record_all):
             self.skipped += 1
             return None
@@ -649,12 +662,38 @@ class MCPSniffMiddleware:
             _adjust_body(rec["resp"]["body"], ex.resp, resp_headers)
         return rec
 
+    def _fallback(self, ex: _Exchange, error: str) -> dict[str, Any] | None:
+        """The record of an exchange whose recording failed (on the event loop, or converting it):
+        what can safely be said of it (method, redacted URL without query, status, why), as the
+        proxy writes for a flow it cannot convert -- not lost silently (writer thread)."""
+        scope = ex.scope
+        method = str(scope.get("method") or "GET")
+        try:
+            req_headers = decode_header_pairs(scope.get("headers") or ())
+            url = request_url(scope, req_headers)
+        except Exception:  # noqa: BLE001
+            req_headers, url = [], "?"
+        if not self.record_all:
+            try:
+                resp_headers = decode_header_pairs(ex.raw_resp_headers) if ex.status is not None else None
+                mcp = ex.sse is not None or is_mcp_parts(
+                    method, url, req_headers, ex.req.raw(), resp_headers, None, self.endpoints.known)
+            except Exception:  # noqa: BLE001 - recorded anyway
+                mcp = True
+            if not mcp:
+                self.skipped += 1
+                return None
+        return fallback_from_parts(
+            ex.id, t_req=ex.t_req, method=method, url=url, status=ex.status, error=ex.error, redactor=self.redactor,
+            why=f"mcpsniff could not record this exchange fully: {error}",
+        )
+
     def _learn(self, url: str, endpoint_events: list[str]) -> None:
         self.endpoints.learn_urls(url, endpoint_events)  # writer thread: nothing to write
 
     def _safely(self, ex: _Exchange | None, fn: Callable[..., Any], *args: Any) -> Any:
-        """Run a piece of recording code on the event loop; a bug in it leaves the exchange
-        unrecorded and is logged, the request goes on."""
+        """Run a piece of recording code on the event loop; a bug in it is logged and leaves only
+        what is safe to say of the exchange recorded (:meth:`_fallback`); the request goes on."""
         try:
             return fn(*args)
         except Exception as e:  # noqa: BLE001
@@ -662,13 +701,14 @@ class MCPSniffMiddleware:
             return None
 
     def _broken(self, ex: _Exchange | None, e: Exception) -> None:
-        if ex is not None:
-            ex.broken = True
-        self._internal_error(e)
+        if ex is not None and ex.broken is None:
+            ex.broken = f"{type(e).__name__}: {e}"
+        self._internal_error(e, partly=ex is not None)
 
-    def _internal_error(self, e: Exception) -> None:
+    def _internal_error(self, e: Exception, partly: bool = False) -> None:
         self.internal_errors += 1
-        log.error(f"mcpsniff: recording error, the exchange is not recorded ({self.internal_errors} so far): {e!r}",
+        what = "recorded only in part" if partly else "not recorded"
+        log.error(f"mcpsniff: recording error, the exchange is {what} ({self.internal_errors} so far): {e!r}",
                   exc_info=self.internal_errors == 1)
 
     # -- the file ----------------------------------------------------------------------------------

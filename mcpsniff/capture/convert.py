@@ -508,24 +508,47 @@ def exchange_record(
     )
 
 
-def fallback_record(flow: Any, why: str, error: str | None = None) -> dict[str, Any]:
-    """What can safely be said of a flow whose full conversion failed: method, URL (query dropped:
-    it may hold secrets), status and why the rest is missing. Never raises."""
+def fallback_record(flow: Any, why: str, error: str | None = None, redactor: Redactor | None = None) -> dict[str, Any]:
+    """What can safely be said of a flow whose full conversion failed (:func:`fallback_from_parts`).
+    Never raises."""
     req = flow.request
     try:
-        url = str(req.url).split("?", 1)[0]
+        url = str(req.url)
     except Exception:  # noqa: BLE001
         url = "?"
     resp = flow.response
+    try:
+        status = int(resp.status_code) if resp is not None else None
+    except Exception:  # noqa: BLE001
+        status = None
+    return fallback_from_parts(
+        getattr(flow, "id", "?"), t_req=getattr(req, "timestamp_start", None), method=getattr(req, "method", "?"),
+        url=url, status=status, why=why, error=error, redactor=redactor,
+    )
+
+
+def fallback_from_parts(
+    id: str, *, t_req: float | None, method: Any, url: str, status: int | None, why: str, error: str | None = None,
+    redactor: Redactor | None = None,
+) -> dict[str, Any]:
+    """What can safely be said of an exchange whose full conversion failed: method, URL (query
+    dropped: it may hold secrets; the path redacted when a ``redactor`` is given, and dropped when
+    redacting it fails), status and why the rest is missing -- so it is not lost silently.
+    Never raises."""
+    try:
+        url = str(url).split("?", 1)[0]
+        if redactor is not None:
+            url = redactor.url(url)
+    except Exception:  # noqa: BLE001
+        url = "?"
     resp_rec = None
-    if resp is not None:
+    if status is not None:
         try:
-            resp_rec = schema.make_response(int(resp.status_code), [], schema.make_body(-1, truncated=True))
+            resp_rec = schema.make_response(int(status), [], schema.make_body(-1, truncated=True))
         except Exception:  # noqa: BLE001
             resp_rec = None
-    t = getattr(req, "timestamp_start", None) or time.time()
     return schema.make_exchange(
-        getattr(flow, "id", "?"), t_req=t, method=str(getattr(req, "method", "?")), url=url,
+        str(id), t_req=t_req or time.time(), method=str(method), url=url,
         req_headers=[], req_body=schema.make_body(-1, truncated=True), resp=resp_rec,
         error=f"{error}; {why}" if error else why,
     )

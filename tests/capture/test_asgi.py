@@ -458,7 +458,9 @@ def test_a_full_queue_drops_records_with_a_count_and_never_blocks(mws, out, capl
     assert last["kind"] == "meta" and last["lost"] == {"queue_full": 4, "write_failed": 0, "not_converted": 0}
 
 
-def test_a_recording_bug_leaves_the_exchange_unrecorded_not_the_request_broken(mws, out, monkeypatch, caplog):
+def test_a_recording_bug_never_breaks_the_request_and_records_what_is_safe(mws, out, monkeypatch, caplog):
+    """As the proxy does for a flow it cannot convert (main's 'no silent loss'): method, URL without
+    query and with its path redacted, status and why -- no headers, no bodies."""
     import mcpsniff.capture.asgi as asgi_mod
 
     def broken(*a, **k):
@@ -466,11 +468,49 @@ def test_a_recording_bug_leaves_the_exchange_unrecorded_not_the_request_broken(m
 
     monkeypatch.setattr(asgi_mod, "is_sse_headers", broken)  # used when the response starts
     mw = middleware(mws, json_app(), out)
+    scope = post_scope(j(INIT), (b"authorization", b"Bearer s3cret"))
+    scope.update(path="/k/sk-proj-AbCdEf0123456789xyzXYZ/mcp", raw_path=b"/k/sk-proj-AbCdEf0123456789xyzXYZ/mcp",
+                 query_string=b"api_key=zzz")
     with caplog.at_level(logging.ERROR, logger="mcpsniff.asgi"):
-        server = run(mw, post_scope(j(INIT)), Server([j(INIT)]))
+        server = run(mw, scope, Server([j(INIT)]))
     assert json.loads(server.body) == INIT_RESULT
-    assert written(mw) == [] and mw.stats["internal_errors"] == 1
+    [ex] = written(mw)
+    assert mw.stats["internal_errors"] == 1
     assert any("recording error" in r.getMessage() for r in caplog.records)
+    assert "could not record this exchange fully: ValueError: bug" in ex["error"]
+    assert ex["req"]["method"] == "POST" and ex["resp"]["status"] == 200 and ex["req"]["headers"] == []
+    assert ex["req"]["url"].startswith("http://127.0.0.1:8000/k/<redacted:") and ex["req"]["url"].endswith("/mcp")
+    flat = json.dumps(ex)
+    assert "sk-proj" not in flat and "zzz" not in flat and "s3cret" not in flat
+
+
+def test_an_exchange_that_cannot_be_converted_is_recorded_with_why(mws, out, monkeypatch):
+    import mcpsniff.capture.asgi as asgi_mod
+
+    def broken(*a, **k):
+        raise RuntimeError("conversion bug")
+
+    monkeypatch.setattr(asgi_mod, "exchange_from_parts", broken)  # runs on the writer thread
+    mw = middleware(mws, json_app(), out)
+    server = run(mw, post_scope(j(INIT)), Server([j(INIT)]))
+    assert json.loads(server.body) == INIT_RESULT
+    [ex] = written(mw)
+    assert "could not record this exchange fully: RuntimeError: conversion bug" in ex["error"]
+    assert ex["req"]["url"] == "http://127.0.0.1:8000/mcp" and ex["resp"]["status"] == 200
+    assert mw.stats["not_converted"] == 0  # recorded, if only in part
+
+
+def test_an_exchange_that_breaks_detection_is_recorded_anyway(mws, out, monkeypatch):
+    import mcpsniff.capture.asgi as asgi_mod
+
+    def broken(*a, **k):
+        raise RuntimeError("detection bug")
+
+    monkeypatch.setattr(asgi_mod, "is_mcp_parts", broken)
+    mw = middleware(mws, json_app(), out)
+    run(mw, post_scope(j(INIT)), Server([j(INIT)]))
+    [ex] = written(mw)
+    assert ex["error"] is None and ex["req"]["body"]["rpc"] == [INIT]
 
 
 # -- files, options, lifespan -----------------------------------------------------------------------
