@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Set up everything mcpsniff's tests need; safe to run again.
 #   .venv        python3 -m venv; pip install -e '.[test]'  (mitmproxy, SDK 1.x, pytest, ...)
-#   .venv-mcp2   the official Python SDK 2.x (mcp>=2,<3) for the 2026-07-28 peers; it clashes
-#                with mitmproxy's pins, hence its own venv
+#   .venv-mcp2   the official Python SDK 2.x (mcp>=2,<3) for the 2026-07-28 peers (and orjson, for the
+#                in-process recorder run from this checkout); it clashes with mitmproxy's pins, hence its own venv
 #   tests/peers/ts/node_modules   npm ci (the TypeScript SDK peers)
 #   tests/tools/{mermaid,har}/node_modules   npm ci (the mermaid parser, the HAR schema: test oracles)
 # Env: PYTHON (default python3), VERBOSE=1 to see pip/npm output.
@@ -52,7 +52,9 @@ step "installing mcpsniff[test] into .venv"
 
 make_venv .venv-mcp2
 step "installing mcp>=2,<3 into .venv-mcp2"
-.venv-mcp2/bin/python -m pip install "${quiet[@]}" --disable-pip-version-check 'mcp>=2,<3' uvicorn
+# orjson: mcpsniff's one dependency the in-process recorder imports (the ASGI test runs it from this
+# checkout in this venv, which has no mitmproxy)
+.venv-mcp2/bin/python -m pip install "${quiet[@]}" --disable-pip-version-check 'mcp>=2,<3' uvicorn 'orjson>=3.9'
 .venv-mcp2/bin/python -c 'import mcp.server.mcpserver, mcp.client' || die ".venv-mcp2 has no working mcp 2.x"
 
 step "installing the TypeScript peers (tests/peers/ts)"

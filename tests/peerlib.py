@@ -32,6 +32,8 @@ TS_DIR = PEERS / "ts"
 PY_SERVER_MODES = ("stateful", "stateless", "json", "legacy")
 START_TIMEOUT = 20.0
 _PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY")
+#: the process id of each running server, by the URL its context manager yielded (for benchmarks)
+SERVER_PIDS: dict[str, int] = {}
 
 
 @dataclass
@@ -93,25 +95,31 @@ def _stop(proc: subprocess.Popen) -> None:
 
 
 @contextmanager
-def _server(argv: list[str], port: int, url: str) -> Iterator[str]:
+def _server(argv: list[str], port: int, url: str, env: Mapping[str, str] | None = None) -> Iterator[str]:
     with tempfile.TemporaryDirectory(prefix="mcpsniff-peer-") as tmp:
         log = Path(tmp) / "server.stderr"
         with log.open("wb") as err:
             proc = subprocess.Popen(
-                argv, cwd=ROOT, env=_child_env(None), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err
+                argv, cwd=ROOT, env=_child_env(env), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err
             )
         try:
             _wait_listening(proc, port, log)
+            SERVER_PIDS[url] = proc.pid
             yield url
         finally:
+            SERVER_PIDS.pop(url, None)
             _stop(proc)
 
 
 @contextmanager
-def py_server(mode: str, tls: tuple[Path, Path] | None = None) -> Iterator[str]:
+def py_server(mode: str, tls: tuple[Path, Path] | None = None, sniff: Path | None = None, server: str = "uvicorn",
+              workers: int = 1) -> Iterator[str]:
     """Run tests/peers/py_server.py (SDK 1.x) in `mode`; yield its endpoint URL.
 
-    ``tls=(cert, key)`` serves HTTPS with that certificate (see :func:`self_signed`)."""
+    ``tls=(cert, key)`` serves HTTPS with that certificate (see :func:`self_signed`). ``sniff=PATH``
+    records in-process with mcpsniff's ASGI middleware (files PATH.pid<PID>.jsonl, complete once the
+    context has exited: the server is stopped gracefully). ``server="hypercorn"`` serves with
+    Hypercorn; ``workers=N`` runs N uvicorn worker processes."""
     if mode not in PY_SERVER_MODES:
         raise ValueError(f"mode must be one of {PY_SERVER_MODES}, not {mode!r}")
     port = free_port()
@@ -119,6 +127,10 @@ def py_server(mode: str, tls: tuple[Path, Path] | None = None) -> Iterator[str]:
     argv = [_python(), str(PEERS / "py_server.py"), "--mode", mode, "--port", str(port)]
     if tls:
         argv += ["--tls-cert", str(tls[0]), "--tls-key", str(tls[1])]
+    if sniff:
+        argv += ["--sniff", str(sniff)]
+    if server != "uvicorn" or workers != 1:
+        argv += ["--server", server, "--workers", str(workers)]
     scheme = "https" if tls else "http"
     with _server(argv, port, f"{scheme}://127.0.0.1:{port}{path}") as url:
         yield url
@@ -178,12 +190,18 @@ def stop_capture(proc: subprocess.Popen, timeout: float = 30) -> str:
 
 
 @contextmanager
-def modern_server() -> Iterator[str]:
-    """Run tests/peers/modern_server.py (SDK 2.x, speaks 2026-07-28 and the handshake era); yield its URL."""
+def modern_server(sniff: Path | None = None) -> Iterator[str]:
+    """Run tests/peers/modern_server.py (SDK 2.x, speaks 2026-07-28 and the handshake era); yield its URL.
+
+    ``sniff=PATH`` records in-process with mcpsniff's ASGI middleware, imported from this checkout
+    (.venv-mcp2 has no mcpsniff and no mitmproxy; of mcpsniff's dependencies the middleware needs
+    only orjson, which scripts/setup.sh installs there)."""
     _need(MCP2_PY, "the SDK 2.x environment .venv-mcp2")
     port = free_port()
     argv = [str(MCP2_PY), str(PEERS / "modern_server.py"), "--port", str(port)]
-    with _server(argv, port, f"http://127.0.0.1:{port}/mcp") as url:
+    if sniff:
+        argv += ["--sniff", str(sniff)]
+    with _server(argv, port, f"http://127.0.0.1:{port}/mcp", env={"PYTHONPATH": str(ROOT)} if sniff else None) as url:
         yield url
 
 

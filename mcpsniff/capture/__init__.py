@@ -3,6 +3,8 @@
 Modules, from the wire inwards:
 
 - ``proxy``   runs a real mitmproxy in-process (:class:`Capture`, :func:`run_until_stopped`)
+- ``asgi``    records inside a Python ASGI server instead (:class:`~mcpsniff.capture.asgi.MCPSniffMiddleware`;
+              imports no mitmproxy, nor does anything it imports at import time)
 - ``addon``   the mitmproxy addon (:class:`~mcpsniff.capture.addon.McpSniff`): hooks only
 - ``detect``  is an exchange MCP traffic?
 - ``convert`` flow -> record (pure), incl. the streaming SSE collector

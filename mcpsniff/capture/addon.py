@@ -30,7 +30,15 @@ from mitmproxy import ctx, exceptions, http
 from mitmproxy import version as mitmproxy_version
 
 from .. import __version__, schema
-from .convert import DEFAULT_BODY_LIMIT, SseCollector, exchange_record, fallback_record, header_pairs, is_sse
+from .convert import (
+    CAPTURE_STOPPED,
+    DEFAULT_BODY_LIMIT,
+    SseCollector,
+    exchange_record,
+    fallback_record,
+    header_pairs,
+    is_sse,
+)
 from .decode import content_encoding
 from .detect import McpEndpoints
 from .redact import Redactor, parse_extra, parse_patterns
@@ -38,7 +46,6 @@ from .writer import JsonlWriter, rotated_path
 
 log = logging.getLogger(__name__)
 
-CAPTURE_STOPPED = "capture stopped"
 _DONE = "mcpsniff_recorded"
 
 
@@ -156,12 +163,7 @@ class McpSniff:
             part=part,
             started=time.time(),
             mode=list(getattr(opts, "mode", []) or []),
-            redaction={
-                "enabled": self.redactor.enabled,
-                "extra": self.redactor.extra,
-                "patterns": self.redactor.patterns,
-                "marker": "<redacted:first 8 hex of HMAC-SHA256 with a per-capture random key>",
-            },
+            redaction=self.redactor.settings(),
             body_limit=self._body_limit,
             record_all=self._record_all,
             upstream_tls={
@@ -234,7 +236,8 @@ class McpSniff:
             rec = exchange_record(flow, redactor=self.redactor, body_limit=self._body_limit, sse=tap, error=error, now=now)
         except Exception as e:  # noqa: BLE001 - a bad flow must not stop the proxy, nor go unrecorded
             log.warning(f"mcpsniff: could not convert {flow.request.method} {flow.request.pretty_url}: {e!r}")
-            rec = fallback_record(flow, f"mcpsniff could not record this exchange fully: {type(e).__name__}: {e}", error)
+            rec = fallback_record(flow, f"mcpsniff could not record this exchange fully: {type(e).__name__}: {e}", error,
+                                  redactor=self.redactor)
         if self._write(rec):
             for listener in self.listeners:
                 try:

@@ -9,11 +9,15 @@ the original bytes.
   (incremental Content-Encoding decoding + :class:`~mcpsniff.sse.SseParser`),
   with a memory bound: once the kept event data passes the body limit, later
   JSON-RPC events keep only an envelope and non-JSON data is cut;
+- :func:`exchange_from_parts` -- the same record from plain values (method,
+  URL, header pairs, raw bodies ...), for recorders without mitmproxy flows
+  (the in-process ASGI middleware); :func:`exchange_record` is built on it.
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Any, Iterable
 
 import orjson
@@ -25,6 +29,10 @@ from .redact import Redactor
 from .sse import SseEvent, SseParser
 
 DEFAULT_BODY_LIMIT = 1 << 20  # 1 MiB
+#: ``error`` of an exchange still open when the recording stopped (its events so far are kept)
+CAPTURE_STOPPED = "capture stopped"
+#: ``error`` of an exchange whose client went away before the response was complete (mitmproxy's words)
+CLIENT_DISCONNECTED = "Client disconnected."
 PARSE_CAP = 64 << 20  # bodies larger than this are not parsed as JSON at all
 
 
@@ -166,7 +174,7 @@ def body_record(
     except ValueError as e:  # kept as it travelled, escaped, so nothing forwarded goes unrecorded
         return _text_body(red.text(as_text(raw[: limit + 4096])), len(raw), enc, limit, reason=str(e)[:200])
     size = len(data)
-    ctype = (schema.header_value([list(h) for h in headers], "content-type") or "").lower()
+    ctype = (schema.header_value(headers, "content-type") or "").lower()  # type: ignore[arg-type]
     reason = None
     if size <= PARSE_CAP and (_looks_json(data) or "json" in ctype):
         obj = _loads(data)
@@ -334,11 +342,113 @@ def _s(b: bytes | str) -> str:
 
 def header_pairs(headers: Any) -> list[tuple[str, str]]:
     """Wire-order (name, value) pairs of mitmproxy Headers, case and duplicates kept."""
-    return [(_s(n), _s(v)) for n, v in headers.fields]
+    return decode_header_pairs(headers.fields)
+
+
+def decode_header_pairs(fields: Iterable[tuple[bytes | str, bytes | str]]) -> list[tuple[str, str]]:
+    """Raw (name, value) byte pairs (mitmproxy's ``fields``, an ASGI scope's ``headers``) as
+    strings, decoded the one way every recorder does it; order, case and duplicates kept."""
+    return [(n if isinstance(n, str) else n.decode("utf-8", "replace"),
+             v if isinstance(v, str) else v.decode("utf-8", "replace")) for n, v in fields]
+
+
+def header_joined(pairs: Iterable[tuple[str, str]], name: str) -> str | None:
+    """All values of header ``name`` (case-insensitive) joined with ", " -- how mitmproxy's
+    ``Headers.get`` reads a repeated header -- or None when it is absent."""
+    lname = name.lower()
+    values = [v for n, v in pairs if n.lower() == lname]
+    return ", ".join(values) if values else None
+
+
+def is_sse_headers(pairs: Iterable[tuple[str, str]]) -> bool:
+    """Response header pairs that announce a Server-Sent Events body."""
+    return media_type(header_joined(pairs, "content-type") or "") == EVENT_STREAM
 
 
 def is_sse(response: Any) -> bool:
-    return response is not None and media_type(response.headers.get("content-type", "")) == EVENT_STREAM
+    return response is not None and is_sse_headers(header_pairs(response.headers))
+
+
+@dataclass
+class ResponseParts:
+    """A response as plain values: what :func:`exchange_from_parts` needs of it."""
+
+    status: int
+    headers: list[tuple[str, str]]  # wire order, case and duplicates kept
+    raw: bytes | None  # the body as sent (still content-encoded); None when not kept (streamed)
+    reason: str = ""
+    http_version: str = "HTTP/1.1"
+    t_start: float | None = None  # response headers
+    t_end: float | None = None  # response complete
+
+
+def exchange_from_parts(
+    id: str,
+    *,
+    t_req: float,
+    method: str,
+    url: str,
+    http_version: str,
+    req_headers: list[tuple[str, str]],
+    req_raw: bytes | None,
+    resp: ResponseParts | None = None,
+    t_end: float | None = None,
+    client_addr: str | None = None,
+    client_conn: str | None = None,
+    server_addr: str | None = None,
+    error: str | None = None,
+    redactor: Redactor | None = None,
+    body_limit: int = DEFAULT_BODY_LIMIT,
+    sse: SseCollector | None = None,
+) -> dict[str, Any]:
+    """The exchange record of one request and its response, from plain values.
+
+    The one place a record is assembled (bodies decoded and parsed, secrets
+    redacted, SSE events attached), whichever recorder saw the traffic.
+    ``sse`` is the collector of a streamed SSE response (its events and sizes
+    replace the body, which the recorder did not keep); ``t_end`` is the end
+    of the exchange (the response's end, or when it failed).
+    """
+    red = redactor or Redactor(enabled=False)
+    req_body = body_record(req_raw, req_headers, limit=body_limit, redactor=red)
+    resp_rec = None
+    if resp is not None:
+        events = None
+        if sse is not None:
+            body = sse.body()
+            events = sse.events
+        elif is_sse_headers(resp.headers) and resp.raw is not None:
+            c = sse_from_body(
+                resp.raw, content_encoding(resp.headers), resp.t_end or resp.t_start,
+                limit=body_limit, redactor=red,
+            )
+            body, events = c.body(), c.events
+        else:
+            body = body_record(resp.raw, resp.headers, limit=body_limit, redactor=red)
+        resp_rec = schema.make_response(
+            resp.status,
+            red.headers(resp.headers),
+            body,
+            reason=resp.reason,
+            http_version=resp.http_version,
+            sse=events,
+        )
+    return schema.make_exchange(
+        id,
+        t_req=t_req,
+        method=method,
+        url=red.url(url),
+        req_headers=red.headers(req_headers),
+        req_body=req_body,
+        http_version=http_version,
+        t_resp=resp.t_start if resp is not None else None,
+        t_end=t_end,
+        client_addr=client_addr,
+        client_conn=client_conn,
+        server_addr=server_addr,
+        resp=resp_rec,
+        error=error,
+    )
 
 
 def exchange_record(
@@ -356,37 +466,21 @@ def exchange_record(
     replace the body, which mitmproxy no longer holds).  ``error`` overrides
     ``flow.error`` (e.g. "capture stopped").
     """
-    red = redactor or Redactor(enabled=False)
     req = flow.request
-    req_headers = header_pairs(req.headers)
-    req_body = body_record(req.raw_content, req_headers, limit=body_limit, redactor=red)
-    resp_rec = None
-    t_resp = t_end = None
     resp = flow.response
+    parts = None
+    t_end = None
     if resp is not None:
-        resp_headers = header_pairs(resp.headers)
-        t_resp = resp.timestamp_start
-        t_end = resp.timestamp_end
-        events = None
-        if sse is not None:
-            body = sse.body()
-            events = sse.events
-        elif is_sse(resp) and resp.raw_content is not None:
-            c = sse_from_body(
-                resp.raw_content, content_encoding(resp_headers), resp.timestamp_end or resp.timestamp_start,
-                limit=body_limit, redactor=red,
-            )
-            body, events = c.body(), c.events
-        else:
-            body = body_record(resp.raw_content, resp_headers, limit=body_limit, redactor=red)
-        resp_rec = schema.make_response(
+        parts = ResponseParts(
             resp.status_code,
-            red.headers(resp_headers),
-            body,
+            header_pairs(resp.headers),
+            resp.raw_content,
             reason=resp.reason or "",
             http_version=resp.http_version,
-            sse=events,
+            t_start=resp.timestamp_start,
+            t_end=resp.timestamp_end,
         )
+        t_end = resp.timestamp_end
     err = error
     if err is None and flow.error is not None:
         err = flow.error.msg
@@ -394,42 +488,67 @@ def exchange_record(
         t_end = flow.error.timestamp if (flow.error is not None and error is None) else (now or time.time())
     cc = flow.client_conn
     sc = flow.server_conn
-    return schema.make_exchange(
+    return exchange_from_parts(
         flow.id,
         t_req=req.timestamp_start,
         method=req.method,
-        url=red.url(req.url),
-        req_headers=red.headers(req_headers),
-        req_body=req_body,
+        url=req.url,
         http_version=req.http_version,
-        t_resp=t_resp,
+        req_headers=header_pairs(req.headers),
+        req_raw=req.raw_content,
+        resp=parts,
         t_end=t_end,
         client_addr=_addr(getattr(cc, "peername", None)) if cc else None,
         client_conn=getattr(cc, "id", None) if cc else None,
         server_addr=_addr(getattr(sc, "address", None)) if sc else None,
-        resp=resp_rec,
         error=err,
+        redactor=redactor,
+        body_limit=body_limit,
+        sse=sse,
     )
 
 
-def fallback_record(flow: Any, why: str, error: str | None = None) -> dict[str, Any]:
-    """What can safely be said of a flow whose full conversion failed: method, URL (query dropped:
-    it may hold secrets), status and why the rest is missing. Never raises."""
+def fallback_record(flow: Any, why: str, error: str | None = None, redactor: Redactor | None = None) -> dict[str, Any]:
+    """What can safely be said of a flow whose full conversion failed (:func:`fallback_from_parts`).
+    Never raises."""
     req = flow.request
     try:
-        url = str(req.url).split("?", 1)[0]
+        url = str(req.url)
     except Exception:  # noqa: BLE001
         url = "?"
     resp = flow.response
+    try:
+        status = int(resp.status_code) if resp is not None else None
+    except Exception:  # noqa: BLE001
+        status = None
+    return fallback_from_parts(
+        getattr(flow, "id", "?"), t_req=getattr(req, "timestamp_start", None), method=getattr(req, "method", "?"),
+        url=url, status=status, why=why, error=error, redactor=redactor,
+    )
+
+
+def fallback_from_parts(
+    id: str, *, t_req: float | None, method: Any, url: str, status: int | None, why: str, error: str | None = None,
+    redactor: Redactor | None = None,
+) -> dict[str, Any]:
+    """What can safely be said of an exchange whose full conversion failed: method, URL (query
+    dropped: it may hold secrets; the path redacted when a ``redactor`` is given, and dropped when
+    redacting it fails), status and why the rest is missing -- so it is not lost silently.
+    Never raises."""
+    try:
+        url = str(url).split("?", 1)[0]
+        if redactor is not None:
+            url = redactor.url(url)
+    except Exception:  # noqa: BLE001
+        url = "?"
     resp_rec = None
-    if resp is not None:
+    if status is not None:
         try:
-            resp_rec = schema.make_response(int(resp.status_code), [], schema.make_body(-1, truncated=True))
+            resp_rec = schema.make_response(int(status), [], schema.make_body(-1, truncated=True))
         except Exception:  # noqa: BLE001
             resp_rec = None
-    t = getattr(req, "timestamp_start", None) or time.time()
     return schema.make_exchange(
-        getattr(flow, "id", "?"), t_req=t, method=str(getattr(req, "method", "?")), url=url,
+        str(id), t_req=t_req or time.time(), method=str(method), url=url,
         req_headers=[], req_body=schema.make_body(-1, truncated=True), resp=resp_rec,
         error=f"{error}; {why}" if error else why,
     )

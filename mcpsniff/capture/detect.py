@@ -1,4 +1,10 @@
-"""Is this exchange MCP traffic?  (pure; reads flows, changes nothing)"""
+"""Is this exchange MCP traffic?  (pure; reads flows or plain values, changes nothing)
+
+The rules are written once, on plain values (method, URL, header pairs, raw
+bodies): :func:`is_mcp_parts` and :meth:`McpEndpoints.learn_parts`.  The
+mitmproxy addon calls them through the flow wrappers :func:`is_mcp` and
+:meth:`McpEndpoints.learn`; the ASGI middleware calls them directly.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +12,7 @@ from typing import Any, Iterable
 from urllib.parse import urljoin
 
 from ..mcp import MCP_REQUEST_HEADERS, H_SESSION, endpoint_key
-from .convert import PARSE_CAP, header_pairs, is_sse, loads_or_none, rpc_messages
+from .convert import PARSE_CAP, header_joined, header_pairs, is_sse_headers, loads_or_none, rpc_messages
 from .decode import content_encoding, decode_content
 
 
@@ -25,10 +31,19 @@ def _has_jsonrpc(raw: bytes | None, headers: list[tuple[str, str]]) -> bool:
 
 def is_preflight_for_mcp(req: Any) -> bool:
     """A CORS preflight asking to send MCP headers (the browser's OPTIONS before an MCP request)."""
-    if req.method != "OPTIONS":
+    return preflight_asks_mcp(req.method, header_pairs(req.headers))
+
+
+def preflight_asks_mcp(method: str, headers: list[tuple[str, str]]) -> bool:
+    """:func:`is_preflight_for_mcp` on plain values."""
+    if method != "OPTIONS":
         return False
-    asked = {h.strip().lower() for h in req.headers.get("access-control-request-headers", "").split(",")}
+    asked = {h.strip().lower() for h in (header_joined(headers, "access-control-request-headers") or "").split(",")}
     return bool(asked & set(MCP_REQUEST_HEADERS))
+
+
+def _has_header(headers: list[tuple[str, str]], name: str) -> bool:
+    return any(n.lower() == name for n, _ in headers)
 
 
 def is_mcp(flow: Any, known: Iterable[str] | set[str] = ()) -> bool:
@@ -42,17 +57,34 @@ def is_mcp(flow: Any, known: Iterable[str] | set[str] = ()) -> bool:
     before, or the target of a redirect an MCP request got).  So preflights
     (OPTIONS) and redirects (3xx) on MCP endpoints are recorded.
     """
-    req = flow.request
-    if any(h in req.headers for h in MCP_REQUEST_HEADERS) or is_preflight_for_mcp(req):
+    req, resp = flow.request, flow.response
+    return is_mcp_parts(
+        req.method, req.url, header_pairs(req.headers), req.raw_content,
+        header_pairs(resp.headers) if resp is not None else None,
+        resp.raw_content if resp is not None else None,
+        known,
+    )
+
+
+def is_mcp_parts(
+    method: str,
+    url: str,
+    req_headers: list[tuple[str, str]],
+    req_raw: bytes | None,
+    resp_headers: list[tuple[str, str]] | None,
+    resp_raw: bytes | None,
+    known: Iterable[str] | set[str] = (),
+) -> bool:
+    """:func:`is_mcp` on plain values; ``resp_headers`` is None when there was no response."""
+    if any(_has_header(req_headers, h) for h in MCP_REQUEST_HEADERS) or preflight_asks_mcp(method, req_headers):
         return True
-    resp = flow.response
-    if resp is not None and (H_SESSION in resp.headers or is_sse(resp)):
+    if resp_headers is not None and (_has_header(resp_headers, H_SESSION) or is_sse_headers(resp_headers)):
         return True
-    if endpoint_key(req.url) in known:
+    if endpoint_key(url) in known:
         return True
-    if _has_jsonrpc(req.raw_content, header_pairs(req.headers)):
+    if _has_jsonrpc(req_raw, req_headers):
         return True
-    return resp is not None and _has_jsonrpc(resp.raw_content, header_pairs(resp.headers))
+    return resp_headers is not None and _has_jsonrpc(resp_raw, resp_headers)
 
 
 class McpEndpoints:
@@ -67,12 +99,23 @@ class McpEndpoints:
     def learn(self, flow: Any, endpoint_events: Iterable[str] = ()) -> None:
         """Remember an MCP flow's endpoint, the POST URLs its ``endpoint`` events announced and
         where a redirect sent it."""
-        url = flow.request.url
+        resp = flow.response
+        self.learn_parts(
+            flow.request.url,
+            resp.status_code if resp is not None else None,
+            header_pairs(resp.headers) if resp is not None else [],
+            endpoint_events,
+        )
+
+    def learn_parts(
+        self, url: str, status: int | None, resp_headers: list[tuple[str, str]], endpoint_events: Iterable[str] = ()
+    ) -> None:
+        """:meth:`learn` on plain values (``status`` None: no response)."""
         self.known.add(endpoint_key(url))
         self.learn_urls(url, endpoint_events)
-        resp = flow.response
-        if resp is not None and 300 <= resp.status_code < 400 and "location" in resp.headers:
-            self.learn_urls(url, [resp.headers["location"]])
+        location = header_joined(resp_headers, "location")
+        if status is not None and 300 <= status < 400 and location is not None:
+            self.learn_urls(url, [location])
 
     def learn_urls(self, base_url: str, endpoint_events: Iterable[str]) -> None:
         for data in endpoint_events:

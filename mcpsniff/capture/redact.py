@@ -45,7 +45,7 @@ import math
 import os
 import re
 from collections import Counter
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable, Iterator
 from urllib.parse import unquote, unquote_plus
 
 from ..schema import REDACTED_PREFIX
@@ -113,6 +113,9 @@ TOKEN_SHAPES = (
 HIGH_ENTROPY_MIN_LEN = 24
 HIGH_ENTROPY_BITS = 3.0
 
+#: names whose secret-or-not answer a Redactor remembers
+MEMO_NAMES = 4096
+
 _WORD_SPLIT = re.compile(r"[-_.\s]+")
 _NAME_OK = re.compile(r"^[A-Za-z0-9_.\-]+$")
 _SEGMENT_OK = re.compile(r"^[A-Za-z0-9_\-.~+=%]+$")
@@ -179,10 +182,22 @@ class Redactor:
         self._extra = frozenset(norm(x) for x in self.extra)
         self._key = key if key is not None else os.urandom(32)
         self._shapes = re.compile("|".join(f"(?:{p})" for p in (*TOKEN_SHAPES, *self.patterns)))
+        self._header_memo: dict[str, bool] = {}
+        self._field_memo: dict[str, bool] = {}
+        self._string_only_memo: dict[str, bool] = {}
         self.count = 0  # values redacted so far
 
     def __repr__(self) -> str:  # never show the key
         return f"Redactor(enabled={self.enabled}, extra={self.extra!r}, patterns={self.patterns!r})"
+
+    def settings(self) -> dict[str, Any]:
+        """What a capture's meta line says about redaction (never the key)."""
+        return {
+            "enabled": self.enabled,
+            "extra": self.extra,
+            "patterns": self.patterns,
+            "marker": "<redacted:first 8 hex of HMAC-SHA256 with a per-capture random key>",
+        }
 
     # -- the marker ------------------------------------------------------------
     def marker(self, secret: str | bytes) -> str:
@@ -192,7 +207,24 @@ class Redactor:
         return f"{REDACTED_PREFIX}{digest}>"
 
     # -- name rules --------------------------------------------------------------
+    # Names repeat (the same headers and JSON members in every message) and the rules are pure:
+    # the answers are remembered, for a bounded number of names, to keep recording cheap.
     def is_secret_header(self, name: str) -> bool:
+        return self._memo(self._header_memo, name, self._secret_header_rule)
+
+    def is_secret_field(self, name: str) -> bool:
+        return self._memo(self._field_memo, name, self._secret_field_rule)
+
+    @staticmethod
+    def _memo(memo: dict[str, bool], name: str, rule: Callable[[str], bool]) -> bool:
+        hit = memo.get(name)
+        if hit is None:
+            hit = rule(name)
+            if len(memo) < MEMO_NAMES:
+                memo[name] = hit
+        return hit
+
+    def _secret_header_rule(self, name: str) -> bool:
         n = norm(name)
         if n in NEVER_SECRET:
             return False
@@ -207,7 +239,7 @@ class Redactor:
             return False
         return n in SECRET_PARAMS or n in self._extra or any(s in n for s in SECRET_SUBSTRINGS) or n.endswith("token")
 
-    def is_secret_field(self, name: str) -> bool:
+    def _secret_field_rule(self, name: str) -> bool:
         n = norm(name)
         if n in NEVER_SECRET:
             return False
@@ -292,7 +324,9 @@ class Redactor:
 
     # -- JSON ---------------------------------------------------------------------------
     def json(self, obj: Any) -> Any:
-        """A redacted copy of a decoded JSON value (the input is not modified), at any depth."""
+        """A decoded JSON value with its secrets redacted, at any depth: a copy where something
+        was redacted, the value itself where nothing was (copy on write: most messages hold no
+        secret, and recording must stay cheap).  The input is never modified."""
         if not self.enabled:
             return obj
         return self._walk(obj)
@@ -303,41 +337,44 @@ class Redactor:
             if isinstance(v, str):
                 return self._secret_string(key, v)
             return self.marker(_canonical(v))
-        if norm(key) in STRING_ONLY_FIELDS and isinstance(v, str) and v:
+        if isinstance(v, str) and v and self._memo(self._string_only_memo, key, _string_only_rule):
             return self.marker(v)
         return v
 
     def _walk(self, obj: Any) -> Any:
-        """Iterative deep copy with redaction (no recursion: any nesting depth)."""
+        """Iterative walk with redaction (no recursion: any nesting depth), copying only the
+        containers on the path to something redacted."""
         if isinstance(obj, str):
             return self.text(obj)
         if not isinstance(obj, (dict, list)):
             return obj
-        root: Any = {} if isinstance(obj, dict) else []
-        stack: list[tuple[Any, Any]] = [(obj, root)]
-        while stack:
-            src, dst = stack.pop()
-            items = src.items() if isinstance(src, dict) else enumerate(src)
-            for k, v in items:
-                if isinstance(src, dict) and isinstance(k, str):
+        # one frame per container being walked: [source, its copy (None while nothing in it has
+        # changed: copy on write), its key in the parent, its members still to walk]
+        frames: list[list[Any]] = [[obj, None, None, _members(obj)]]
+        while frames:
+            frame = frames[-1]
+            is_dict = isinstance(frame[0], dict)
+            for k, v in frame[3]:
+                if is_dict and isinstance(k, str):
                     nv = self._value(k, v)
                     if nv is not v:
-                        dst[k] = nv
+                        _put(frame, k, nv)
                         continue
                 if isinstance(v, (dict, list)):
-                    child: Any = {} if isinstance(v, dict) else []
-                    if isinstance(dst, dict):
-                        dst[k] = child
-                    else:
-                        dst.append(child)
-                    stack.append((v, child))
-                    continue
-                nv = self.text(v) if isinstance(v, str) else v
-                if isinstance(dst, dict):
-                    dst[k] = nv
-                else:
-                    dst.append(nv)
-        return root
+                    frames.append([v, None, k, _members(v)])
+                    break  # walk the child first; this frame's iterator resumes after it
+                if isinstance(v, str):
+                    nv = self.text(v)
+                    if nv != v:
+                        _put(frame, k, nv)
+            else:  # every member walked
+                frames.pop()
+                new = frame[0] if frame[1] is None else frame[1]
+                if not frames:
+                    return new
+                if frame[1] is not None:
+                    _put(frames[-1], frame[2], new)
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def _secret_string(self, key: str, value: str) -> str:
         if norm(key) in ("authorization", "proxyauthorization", "cookie", "setcookie"):
@@ -379,6 +416,22 @@ class Redactor:
 
     def _shapes_in(self, text: str) -> str:
         return self._shapes.sub(lambda m: self.marker(m.group(0)), text)
+
+
+def _string_only_rule(name: str) -> bool:
+    return norm(name) in STRING_ONLY_FIELDS
+
+
+def _members(obj: dict[Any, Any] | list[Any]) -> Iterator[tuple[Any, Any]]:
+    return iter(obj.items()) if isinstance(obj, dict) else enumerate(obj)
+
+
+def _put(frame: list[Any], key: Any, value: Any) -> None:
+    """Set a member of a container being walked, in its copy (made now if it has none yet)."""
+    if frame[1] is None:
+        src = frame[0]
+        frame[1] = dict(src) if isinstance(src, dict) else list(src)
+    frame[1][key] = value
 
 
 def _canonical(v: Any) -> str:

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import atexit
+import logging
 import math
 import os
+import queue
+import threading
+import time
 from typing import Any, Callable
 
 import orjson
@@ -65,10 +70,13 @@ class JsonlWriter:
     Raises OSError when a line cannot be written completely.
     """
 
-    def __init__(self, path: str, meta: Callable[[int], dict[str, Any]], rotate_bytes: int = 0) -> None:
+    def __init__(
+        self, path: str, meta: Callable[[int], dict[str, Any]], rotate_bytes: int = 0, *, sole_writer: bool = True
+    ) -> None:
         self.base = path
         self.meta = meta
         self.rotate_bytes = rotate_bytes
+        self.sole_writer = sole_writer  # no other process appends to the file: a torn line may be cut off
         self.part = 0
         self.lines = 0
         self.fd: int | None = None
@@ -105,9 +113,13 @@ class JsonlWriter:
         self.lines += 1
 
     def _cut_back(self) -> None:
-        """Remove a partly written line, so the file ends with whole lines (best effort)."""
+        """Remove a partly written line, so the file ends with whole lines (best effort).  Only
+        when no other process appends to the file (``size`` counts this writer's bytes)."""
+        if not self.sole_writer or self.fd is None:
+            return
         try:
-            os.ftruncate(self.fd, self.size)
+            if os.fstat(self.fd).st_size > self.size:
+                os.ftruncate(self.fd, self.size)
         except OSError:
             pass
 
@@ -124,3 +136,261 @@ class JsonlWriter:
         if self.fd is not None:
             fd, self.fd = self.fd, None
             os.close(fd)
+
+
+# -- a writer thread for recorders inside a server ------------------------------------------------
+class _Alarm:
+    """Logs a recurring failure loudly but boundedly: the first time at once, later at most every
+    ``every`` seconds with the running count, so a full disk cannot flood the server's log."""
+
+    def __init__(self, log: logging.Logger, every: float = 10.0) -> None:
+        self.log = log
+        self.every = every
+        self._last = float("-inf")
+
+    def __call__(self, message: str) -> None:
+        now = time.monotonic()
+        if now - self._last >= self.every:
+            self._last = now
+            self.log.error(message)
+
+
+class _Flush:
+    __slots__ = ("done",)
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+
+
+_STOP = object()
+#: seconds the writer thread waits after waking for more records to write in the same batch: fewer
+#: thread switches (each one costs the server's event loop the GIL), records in the file 20 ms later
+LINGER = 0.02
+MAX_BATCH = 1000
+
+
+class BackgroundWriter:
+    """A :class:`JsonlWriter` on its own thread behind a bounded queue.
+
+    For recorders that live inside a server process (the ASGI middleware): the
+    server's event loop must never wait for the disk, and a recording problem
+    must never become the request's problem.  So:
+
+    - :meth:`submit` never blocks and never raises.  Items are record dicts or
+      zero-argument callables that build one (or return None: nothing to
+      write), so the conversion runs on this thread too.  A full queue drops
+      the item: it returns False and counts it in :attr:`dropped`;
+    - the file is opened on the thread; a line that cannot be written (disk
+      full, I/O error, the file cannot be opened) is counted in
+      :attr:`failed` and logged, and writing goes on with the next one.  When
+      ``sole_writer`` (no other process appends to the file) the bytes of a
+      partly written line are cut off again, so the file keeps whole lines;
+    - the thread wakes for a batch (it waits ``linger`` seconds for more after
+      the first item) and appends the batch's whole lines with one ``os.write``
+      (one per rotated part): a recorder shares the GIL with the server, and
+      every wake-up and every write costs the server's event loop a hand-over;
+    - every failure is logged at ERROR, the first one at once and then at most
+      every 10 s with the counts;
+    - :meth:`close` writes what is queued (bounded by a timeout) and, when
+      records were lost, a last meta line saying how many (``lost``).
+    """
+
+    def __init__(
+        self,
+        path: str,
+        meta: Callable[[int], dict[str, Any]],
+        rotate_bytes: int = 0,
+        *,
+        max_queue: int = 10_000,
+        sole_writer: bool = True,
+        log: logging.Logger | None = None,
+        name: str = "mcpsniff-writer",
+        linger: float = LINGER,
+    ) -> None:
+        self.base = path
+        self.meta = meta
+        self.rotate_bytes = rotate_bytes
+        self.sole_writer = sole_writer
+        self.linger = linger
+        self.log = log or logging.getLogger(__name__)
+        self.written = 0  # lines written (meta lines excluded)
+        self.dropped = 0  # items refused because the queue was full (or the writer closed)
+        self.failed = 0  # records lost to a failed write / open
+        self.errors = 0  # items whose conversion raised
+        self.last_error: str | None = None
+        self._file: JsonlWriter | None = None
+        self._q: queue.Queue[Any] = queue.Queue(max_queue)
+        self._closed = False
+        self._pid = os.getpid()
+        self._alarm_full = _Alarm(self.log)
+        self._alarm_write = _Alarm(self.log)
+        self._alarm_item = _Alarm(self.log)
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
+        atexit.register(self.close)
+
+    # -- the event loop's side -------------------------------------------------------------------
+    def submit(self, item: dict[str, Any] | Callable[[], dict[str, Any] | None]) -> bool:
+        """Queue a record (or a callable making one); False when it was dropped."""
+        if self._closed:
+            self.dropped += 1
+            return False
+        try:
+            self._q.put_nowait(item)
+        except queue.Full:
+            self.dropped += 1
+            self._alarm_full(
+                f"mcpsniff: the recording queue is full ({self._q.maxsize} waiting): records are being dropped "
+                f"({self.dropped} so far); the server is not slowed down, but the capture {self.base} is incomplete"
+            )
+            return False
+        return True
+
+    def flush(self, timeout: float = 5.0) -> bool:
+        """Wait until everything submitted before this call is written (True) or ``timeout`` passes."""
+        if self._closed or not self._thread.is_alive():
+            return False
+        marker = _Flush()
+        try:
+            self._q.put(marker, timeout=timeout)
+        except queue.Full:
+            return False
+        return marker.done.wait(timeout)
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Write what is queued, then stop the thread and close the file (idempotent)."""
+        if self._closed or os.getpid() != self._pid:  # a forked child has no thread and must not wait for one
+            return
+        self._closed = True
+        try:
+            atexit.unregister(self.close)
+        except Exception:  # noqa: BLE001 - interpreter shutting down
+            pass
+        try:
+            self._q.put(_STOP, timeout=timeout)
+        except queue.Full:
+            self.log.error(f"mcpsniff: could not finish writing {self.base}: {self._q.qsize()} records still queued")
+            return
+        self._thread.join(timeout)
+        if self._thread.is_alive():
+            self.log.error(f"mcpsniff: the writer of {self.base} did not finish within {timeout:.0f} s")
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    @property
+    def paths(self) -> list[str]:
+        """Files written so far, base first."""
+        part = self._file.part if self._file is not None else 0
+        return [rotated_path(self.base, p) for p in range(part + 1) if os.path.exists(rotated_path(self.base, p))]
+
+    # -- the thread's side -----------------------------------------------------------------------
+    def _run(self) -> None:
+        self._open()
+        stopping = False
+        while not stopping:
+            batch = [self._q.get()]
+            if self.linger and batch[0] is not _STOP:
+                time.sleep(self.linger)  # let a batch gather: one wake-up and one write for many records
+            while len(batch) < MAX_BATCH:
+                try:
+                    batch.append(self._q.get_nowait())
+                except queue.Empty:
+                    break
+            lines: list[tuple[bytes, int]] = []  # (line, 1 for a record of traffic / 0 for a meta line)
+            flushes = []
+            for item in batch:
+                if item is _STOP:
+                    stopping = True
+                elif isinstance(item, _Flush):
+                    flushes.append(item)
+                else:
+                    line = self._line(item)
+                    if line is not None:
+                        lines.append(line)
+            self._write_lines(lines)
+            for marker in flushes:
+                marker.done.set()
+        if self.dropped or self.failed or self.errors:
+            part = self._file.part if self._file is not None else 0
+            lost = {"queue_full": self.dropped, "write_failed": self.failed, "not_converted": self.errors}
+            line = self._line(self.meta(part) | {"lost": lost})
+            if line is not None:
+                self._write_lines([line])
+        if self._file is not None:
+            try:
+                self._file.close()
+            except OSError:
+                pass
+
+    def _line(self, item: Any) -> tuple[bytes, int] | None:
+        """The serialised line of a queued item, or None (nothing to write, or it failed)."""
+        try:
+            rec = item() if callable(item) else item
+            if rec is None:
+                return None
+            return _dumps(rec), 0 if rec.get("kind") == "meta" else 1
+        except Exception as e:  # noqa: BLE001 - one bad record must not stop the recording
+            self.errors += 1
+            self._alarm_item(f"mcpsniff: could not make a record ({self.errors} so far): {e!r}")
+            return None
+
+    def _open(self) -> bool:
+        try:
+            self._file = JsonlWriter(self.base, self.meta, self.rotate_bytes, sole_writer=self.sole_writer)
+            return True
+        except OSError as e:
+            self._file = None
+            self.last_error = f"cannot write to {self.base}: {e.strerror or e}"
+            self._alarm_write(f"mcpsniff: {self.last_error}; records are lost until it works again")
+            return False
+
+    def _write_lines(self, lines: list[tuple[bytes, int]]) -> None:
+        """Append whole lines, as few ``os.write`` calls as rotation allows (a file passes the
+        rotation size by one line at most).  A failed write loses the lines it did not get in."""
+        i = 0
+        while i < len(lines):
+            w = self._file
+            if (w is None or w.fd is None) and not self._open():
+                self.failed += sum(c for _, c in lines[i:])
+                return
+            w = self._file
+            assert w is not None and w.fd is not None
+            j, size = i, w.size
+            while j < len(lines):  # up to and including the line that reaches the rotation size
+                size += len(lines[j][0])
+                j += 1
+                if w.rotate_bytes and size >= w.rotate_bytes:
+                    break
+            buf = b"".join(line for line, _ in lines[i:j])
+            try:
+                n = os.write(w.fd, buf)
+                error: OSError | None = None if n == len(buf) else OSError(28, f"short write ({n} of {len(buf)} bytes), disk full?")
+            except OSError as e:
+                n, error = 0, e
+            whole = i  # lines that got in completely
+            got = 0
+            while whole < j and got + len(lines[whole][0]) <= n:
+                got += len(lines[whole][0])
+                whole += 1
+            w.size += got
+            w.lines += whole - i
+            self.written += sum(c for _, c in lines[i:whole])
+            if error is not None:
+                if got < n:
+                    w._cut_back()  # the start of a line got in: cut it off (sole writer only)
+                self.failed += sum(c for _, c in lines[whole:j])
+                self.last_error = f"cannot write to {w.path}: {error.strerror or error}"
+                self._alarm_write(
+                    f"mcpsniff: {self.last_error}; {self.failed} records lost so far (the server keeps serving)"
+                )
+            elif w.rotate_bytes and w.size >= w.rotate_bytes:
+                try:
+                    w.close()
+                    w.part += 1
+                    w._open()
+                except OSError as e:
+                    self.last_error = f"cannot write to {w.path}: {e.strerror or e}"
+                    self._alarm_write(f"mcpsniff: {self.last_error}; records are lost until it works again")
+            i = j

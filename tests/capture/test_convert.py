@@ -291,3 +291,20 @@ def test_bodies_that_are_not_storable_json_are_kept_as_text_with_a_reason():
     assert nan["rpc"] is None and nan["reason"].startswith("not valid JSON")
     bad = body_record(b'{"jsonrpc":"2.0","id":1,"s":"\xff"}', [])
     assert "\\xff" in bad["text"]
+
+
+def test_fallback_record_drops_the_query_and_redacts_the_path():
+    from mcpsniff.capture.convert import fallback_record
+
+    f = flow(path=b"/k/sk-proj-AbCdEf0123456789xyzXYZ/mcp?api_key=zzz", status=502)
+    rec = fallback_record(f, "mcpsniff could not record this exchange fully: X", redactor=Redactor())
+    schema.check_record(rec)
+    assert "sk-proj" not in rec["req"]["url"] and "zzz" not in rec["req"]["url"] and rec["req"]["url"].endswith("/mcp")
+    assert rec["resp"]["status"] == 502 and rec["req"]["headers"] == [] and rec["error"].endswith(": X")
+
+    class Broken(Redactor):
+        def url(self, url):
+            raise ValueError("redactor bug")
+
+    rec = fallback_record(f, "why", redactor=Broken())  # never raises, and then keeps no URL at all
+    assert rec["req"]["url"] == "?"

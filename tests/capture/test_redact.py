@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -224,3 +225,48 @@ def test_existing_output_file_is_made_private(tmp_path):
     w = JsonlWriter(str(p), lambda part: {"v": 1, "kind": "meta"})
     w.close()
     assert p.stat().st_mode & 0o777 == 0o600
+
+
+def test_json_copies_only_where_something_is_redacted():
+    r = Redactor(key=b"k")
+    clean = {"jsonrpc": "2.0", "id": 1, "result": {"content": [{"type": "text", "text": "hi"}]}}
+    assert r.json(clean) is clean  # nothing secret: the value itself, no copy
+    msg = {"jsonrpc": "2.0", "params": {"a": [1, {"access_token": "tok"}], "b": {"c": 1}}, "id": 2}
+    before = json.dumps(msg)
+    out = r.json(msg)
+    assert json.dumps(msg) == before  # the input is never modified
+    assert out["params"]["a"][1]["access_token"].startswith("<redacted:")
+    assert list(out) == list(msg) and list(out["params"]) == ["a", "b"]  # order kept
+    assert out["params"]["b"] is msg["params"]["b"]  # untouched branches are shared
+    # the name rules are remembered per name, with the same answers
+    assert [r.is_secret_header(n) for n in ("X-Api-Key", "Accept", "X-Api-Key")] == [True, False, True]
+    assert [r.is_secret_field(n) for n in ("refreshToken", "text", "refreshToken")] == [True, False, True]
+
+
+def test_json_copy_on_write_at_any_depth_and_for_text_rules():
+    # main's rules (whole values, any depth, text rules in every string) with issue 12's copy on write
+    r = Redactor(key=b"k")
+    deep: dict = {"password": 987654}
+    for _ in range(5000):  # deeper than any recursion limit
+        deep = {"level": deep, "same": {"x": [1, "plain"]}}
+    out = r.json(deep)
+    assert out is not deep and out["same"] is deep["same"]  # the path to the secret is copied, the rest shared
+    src, got = deep, out
+    while "level" in src:
+        assert got is not src and got["same"] is src["same"]
+        src, got = src["level"], got["level"]
+    assert src == {"password": 987654} and MARK.fullmatch(got["password"])  # the input is not modified
+    msg = {"result": {"content": [{"type": "text", "text": "call with sk-live-0123456789abcdefXYZ"}], "n": [1]}}
+    out = r.json(msg)
+    assert "sk-live" not in json.dumps(out) and "sk-live" in json.dumps(msg)
+    assert out["result"]["n"] is msg["result"]["n"]
+    assert r.json(["a", {"b": "c"}, [1, 2]]) == ["a", {"b": "c"}, [1, 2]]
+    lst = ["a", {"b": "c"}, [1, 2]]
+    assert r.json(lst) is lst
+
+
+def test_settings_name_the_rules_not_the_key():
+    r = Redactor(key=b"secret-key", extra=["x-tenant"], patterns=[r"tenant-[0-9]{6}"])
+    s = r.settings()
+    assert s["extra"] == ["x-tenant"] and s["patterns"] == [r"tenant-[0-9]{6}"] and s["enabled"] is True
+    assert "secret-key" not in repr(s) and "secret-key" not in repr(r)

@@ -14,6 +14,7 @@ import json
 import subprocess
 import sys
 import threading
+import time
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Iterator
@@ -107,6 +108,36 @@ RESP_SECRETS = {
 }
 
 
+def upstream_response(path: str) -> tuple[int, str, bytes, list[tuple[str, str]]]:
+    """What the upstream answers a POST to ``path``: status, content type, body, more headers
+    (the same answers from the HTTP upstream behind the proxy and from the ASGI app in-process)."""
+    r = RESP_SECRETS
+    if path.startswith("/form"):
+        return (200, "application/x-www-form-urlencoded",
+                f"client_secret={r['form_client_secret']}&code={r['form_code']}&state=ok".encode(), [])
+    if path.startswith("/text"):
+        return 401, "text/plain", f"invalid Authorization: Bearer {r['text_auth']}\n".encode(), []
+    if path.startswith("/sse"):
+        events = [
+            {"jsonrpc": "2.0", "method": "notifications/message",
+             "params": {"data": f"login with password={r['sse_password_in_string']} ok"}},
+            {"jsonrpc": "2.0", "id": 1, "result": {"access_token": r["sse_access_token"], "key": r["sse_sk"],
+                                                    "pin": {"password": int(r["sse_numeric_password"])}}},
+        ]
+        data = b"".join(b"event: message\ndata: " + json.dumps(e).encode() + b"\n\n" for e in events)
+        data += f"data: token={r['sse_text_token']} Bearer {r['sse_bearer']}\n\n".encode()
+        return 200, "text/event-stream", data, []
+    result = {"jsonrpc": "2.0", "id": 1, "result": {"content": [{"type": "text", "text": "ok"}],
+                                                     "access_token": r["access_token"], "id_token": r["id_token"],
+                                                     "jwt": r["jwt_in_resp"], "aws": r["aws"]}}
+    return 200, "application/json", json.dumps(result).encode(), [
+        ("Set-Cookie", f"session={r['set_cookie']}; HttpOnly"),
+        ("Location", f"https://h/next?access_token={r['location']}"),
+        ("Link", f"<https://h/x?token={r['link']}>; rel=next"),
+        ("Mcp-Session-Id", "visible-session-id-1"),
+    ]
+
+
 class Upstream(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     seen: list[str] = []
@@ -114,46 +145,17 @@ class Upstream(BaseHTTPRequestHandler):
     def log_message(self, *args) -> None:
         pass
 
-    def _send(self, status: int, ctype: str, body: bytes, extra: list[tuple[str, str]] = ()) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(body)))
-        for k, v in extra:
-            self.send_header(k, v)
-        self.end_headers()
-        self.wfile.write(body)
-
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
         self.seen.append(self.path + "\n" + str(self.headers) + "\n" + body.decode("utf-8", "replace"))
-        r = RESP_SECRETS
-        if self.path.startswith("/form"):
-            self._send(200, "application/x-www-form-urlencoded",
-                       f"client_secret={r['form_client_secret']}&code={r['form_code']}&state=ok".encode())
-            return
-        if self.path.startswith("/text"):
-            self._send(401, "text/plain", f"invalid Authorization: Bearer {r['text_auth']}\n".encode())
-            return
-        if self.path.startswith("/sse"):
-            events = [
-                {"jsonrpc": "2.0", "method": "notifications/message",
-                 "params": {"data": f"login with password={r['sse_password_in_string']} ok"}},
-                {"jsonrpc": "2.0", "id": 1, "result": {"access_token": r["sse_access_token"], "key": r["sse_sk"],
-                                                        "pin": {"password": int(r["sse_numeric_password"])}}},
-            ]
-            data = b"".join(b"event: message\ndata: " + json.dumps(e).encode() + b"\n\n" for e in events)
-            data += f"data: token={r['sse_text_token']} Bearer {r['sse_bearer']}\n\n".encode()
-            self._send(200, "text/event-stream", data)
-            return
-        result = {"jsonrpc": "2.0", "id": 1, "result": {"content": [{"type": "text", "text": "ok"}],
-                                                         "access_token": r["access_token"], "id_token": r["id_token"],
-                                                         "jwt": r["jwt_in_resp"], "aws": r["aws"]}}
-        self._send(200, "application/json", json.dumps(result).encode(), [
-            ("Set-Cookie", f"session={r['set_cookie']}; HttpOnly"),
-            ("Location", f"https://h/next?access_token={r['location']}"),
-            ("Link", f"<https://h/x?token={r['link']}>; rel=next"),
-            ("Mcp-Session-Id", "visible-session-id-1"),
-        ])
+        status, ctype, data, extra = upstream_response(self.path)
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(data)))
+        for k, v in extra:
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(data)
 
 
 @contextmanager
@@ -189,34 +191,43 @@ def run(*args: str) -> str:
     return r.stdout + r.stderr
 
 
-def test_no_planted_secret_reaches_the_file_or_any_output(tmp_path):
-    out = tmp_path / "probes.jsonl"
-    secrets = all_secrets()
+def send_probes(base: str) -> list[httpx.Response]:
+    """The eight probe exchanges, sent to ``base``."""
     got = []
-    with upstream() as up:
-        cap = Capture(CaptureConfig(output=str(out), upstream=up, listen_port=0)).start()
-        try:
-            base = f"http://127.0.0.1:{cap.port}"
-            headers = {k: p + v for k, (p, v) in REQ_HEADERS.items()}
-            headers.update({"User-Agent": "probe-client/1", "Accept": "application/json, text/event-stream",
-                            "Content-Type": "application/json", "MCP-Protocol-Version": "2025-11-25"})
-            query = "&".join(f"{quote(k)}={quote(v)}" for k, v in QUERY.items())
-            with httpx.Client(timeout=10, headers=headers) as c:
-                init = {"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {"protocolVersion": "2025-11-25"}}
-                got.append(c.post(f"{base}/mcp?{query}", json=init))
-                for i, seg in enumerate(PATH_SECRETS, 1):
-                    got.append(c.post(f"{base}/mcp/{seg}/call", json=request_body(i)))
-                got.append(c.post(f"{base}/sse", json=request_body(9)))
-                got.append(c.post(f"{base}/form", json=request_body(10)))
-                got.append(c.post(f"{base}/text", json=request_body(11)))
-        finally:
-            cap.join()
-    # the traffic itself is untouched: the upstream saw the request secrets, the client the response ones
-    seen = "\n".join(Upstream.seen)
+    headers = {k: p + v for k, (p, v) in REQ_HEADERS.items()}
+    headers.update({"User-Agent": "probe-client/1", "Accept": "application/json, text/event-stream",
+                    "Content-Type": "application/json", "MCP-Protocol-Version": "2025-11-25"})
+    query = "&".join(f"{quote(k)}={quote(v)}" for k, v in QUERY.items())
+    with httpx.Client(timeout=10, headers=headers) as c:
+        init = {"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {"protocolVersion": "2025-11-25"}}
+        got.append(c.post(f"{base}/mcp?{query}", json=init))
+        for i, seg in enumerate(PATH_SECRETS, 1):
+            got.append(c.post(f"{base}/mcp/{seg}/call", json=request_body(i)))
+        got.append(c.post(f"{base}/sse", json=request_body(9)))
+        got.append(c.post(f"{base}/form", json=request_body(10)))
+        got.append(c.post(f"{base}/text", json=request_body(11)))
+    return got
+
+
+def assert_traffic_untouched(seen: str, got: list[httpx.Response]) -> None:
+    """The upstream saw the request secrets, the client the response ones."""
     for s in list(QUERY.values()) + PATH_SECRETS + [v for _, v in REQ_HEADERS.values()]:
         assert s in seen, s
     client_saw = "".join(r.text + str(r.headers) for r in got)
     assert RESP_SECRETS["sse_bearer"] in client_saw and RESP_SECRETS["set_cookie"] in client_saw
+
+
+def test_no_planted_secret_reaches_the_file_or_any_output(tmp_path):
+    out = tmp_path / "probes.jsonl"
+    secrets = all_secrets()
+    with upstream() as up:
+        cap = Capture(CaptureConfig(output=str(out), upstream=up, listen_port=0)).start()
+        try:
+            got = send_probes(f"http://127.0.0.1:{cap.port}")
+        finally:
+            cap.join()
+    # the traffic itself is untouched ...
+    assert_traffic_untouched("\n".join(Upstream.seen), got)
     # ... and the recording holds none of them
     raw = out.read_text()
     assert raw.count('"kind":"exchange"') == 8
@@ -236,3 +247,66 @@ def test_no_planted_secret_reaches_the_file_or_any_output(tmp_path):
     for name, text in outputs.items():
         leaked = [s for s in secrets if s in text]
         assert leaked == [], (name, leaked)
+
+
+# -- the same probes through the in-process recorder (MCPSniffMiddleware in a real uvicorn) ------------
+def probe_app(seen: list[str]):
+    """The upstream as an ASGI app (the same answers), lifespan included."""
+
+    async def app(scope, receive, send):
+        if scope["type"] == "lifespan":
+            while True:
+                msg = await receive()
+                await send({"type": msg["type"] + ".complete"})
+                if msg["type"] == "lifespan.shutdown":
+                    return
+        body = b""
+        while True:
+            msg = await receive()
+            body += msg.get("body", b"")
+            if not msg.get("more_body"):
+                break
+        target = scope["raw_path"].decode() + ("?" + scope["query_string"].decode() if scope["query_string"] else "")
+        headers = "\n".join(f"{n.decode()}: {v.decode()}" for n, v in scope["headers"])
+        seen.append(target + "\n" + headers + "\n" + body.decode("utf-8", "replace"))
+        status, ctype, data, extra = upstream_response(scope["path"])
+        await send({"type": "http.response.start", "status": status, "headers": [
+            (b"content-type", ctype.encode()), (b"content-length", str(len(data)).encode()),
+            *((k.lower().encode(), v.encode()) for k, v in extra)]})
+        await send({"type": "http.response.body", "body": data})
+
+    return app
+
+
+def test_no_planted_secret_reaches_the_file_through_the_middleware(tmp_path):
+    """The middleware reuses the capture's conversion and redaction: the same probes, none on disk."""
+    import uvicorn
+
+    from mcpsniff.asgi import MCPSniffMiddleware
+
+    out = tmp_path / "asgi-probes.jsonl"
+    seen: list[str] = []
+    mw = MCPSniffMiddleware(probe_app(seen), output=out, per_process=False)
+    server = uvicorn.Server(uvicorn.Config(mw, host="127.0.0.1", port=0, log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 20
+        while not (server.started and server.servers) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert server.started, "uvicorn did not start"
+        port = server.servers[0].sockets[0].getsockname()[1]
+        got = send_probes(f"http://127.0.0.1:{port}")
+    finally:
+        server.should_exit = True
+        thread.join(20)
+    assert not thread.is_alive()
+    assert_traffic_untouched("\n".join(seen), got)
+    raw = out.read_text()  # lifespan shutdown closed the writer: everything is on disk
+    assert raw.count('"kind":"exchange"') == 8 and '"recorder":"asgi"' in raw
+    leaked = [s for s in all_secrets() if s in raw]
+    assert leaked == [], leaked
+    assert "visible-session-id-1" in raw  # evidence stays
+    text = run("analyze", str(out), "-f", "json", "--evidence", "0", "--fail-on", "never")
+    leaked = [s for s in all_secrets() if s in text]
+    assert leaked == [], leaked

@@ -1,11 +1,13 @@
 """MCP server built on the official Python SDK 2.x (MCPServer), for mcpsniff's tests and samples.
 
-    .venv-mcp2/bin/python modern_server.py --port N [--json]
+    .venv-mcp2/bin/python modern_server.py --port N [--json] [--sniff OUTPUT]
 
 Serves Streamable HTTP at http://127.0.0.1:N/mcp. The SDK 2.x session manager speaks both eras on
 that one endpoint: a 2026-07-28 request (no initialize, no Mcp-Session-Id, `_meta`
 io.modelcontextprotocol/* envelope) is answered as a single exchange; an `initialize` starts a
 handshake-era session as in 1.x. --json makes it answer application/json instead of SSE.
+--sniff OUTPUT wraps the app in mcpsniff's in-process recorder (MCPSniffMiddleware, imported from
+this checkout: this venv has no mitmproxy, and needs none for it); it writes OUTPUT.pid<PID>.jsonl.
 
 Tools: echo(text), add(a, b), ticks(n, interval) -- ticks sends n progress notifications
 (when the request has a progress token) and n log notifications (when the request opted in to
@@ -17,6 +19,7 @@ from __future__ import annotations
 import argparse
 import sys
 import warnings
+from pathlib import Path
 
 import anyio
 import uvicorn
@@ -65,11 +68,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--json", action="store_true", help="application/json responses instead of SSE")
+    parser.add_argument("--sniff", metavar="OUTPUT", help="record in-process with mcpsniff's ASGI middleware")
     args = parser.parse_args(argv)
     if not 0 < args.port < 65536:
         parser.error(f"port out of range: {args.port}")
 
     app = build().streamable_http_app(json_response=args.json)
+    if args.sniff:
+        sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # mcpsniff from the checkout
+        from mcpsniff.asgi import MCPSniffMiddleware
+
+        app = MCPSniffMiddleware(app, output=args.sniff)
     config = uvicorn.Config(
         app,
         host="127.0.0.1",

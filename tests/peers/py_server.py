@@ -1,12 +1,17 @@
 """MCP server built on the official Python SDK 1.x (FastMCP), for mcpsniff's tests and samples.
 
     python py_server.py --mode stateful|stateless|json|legacy --port N
+        [--sniff OUTPUT] [--server uvicorn|hypercorn] [--workers N]
 
 Modes (all bind 127.0.0.1):
   stateful   Streamable HTTP at /mcp, sessions (Mcp-Session-Id), SSE responses   (SDK default)
   stateless  Streamable HTTP at /mcp, stateless_http=True: no session id issued
   json       Streamable HTTP at /mcp, sessions, json_response=True: application/json responses
   legacy     2024-11-05 HTTP+SSE: GET /sse, then POST /messages/?session_id=...
+
+--sniff OUTPUT wraps the app in mcpsniff's in-process recorder (MCPSniffMiddleware): each server
+process appends to OUTPUT.pid<PID>.jsonl. --server hypercorn serves it with Hypercorn instead of
+uvicorn; --workers N (uvicorn) runs N worker processes (they import `app_from_env`).
 
 Tools: echo(text), add(a, b), ticks(n, interval). ticks sends n progress notifications
 (when the caller gave a progress token) and n log notifications, `interval` seconds apart,
@@ -17,7 +22,12 @@ Prints nothing on stdout; uvicorn logs warnings and errors to stderr.
 from __future__ import annotations
 
 import argparse
+import asyncio
+import json
+import os
+import signal
 import sys
+from pathlib import Path
 
 import anyio
 import uvicorn
@@ -64,20 +74,65 @@ def build(mode: str) -> FastMCP:
     return mcp
 
 
+ENV = "MCPSNIFF_PEER_SERVER"  # the settings of --workers processes, as JSON
+
+
+def app_for(mode: str, sniff: str | None):
+    """The ASGI app of `mode`, wrapped by mcpsniff's middleware when `sniff` names a file."""
+    mcp = build(mode)
+    app = mcp.sse_app() if mode == "legacy" else mcp.streamable_http_app()
+    if sniff:
+        sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # mcpsniff from the checkout
+        from mcpsniff.asgi import MCPSniffMiddleware
+
+        app = MCPSniffMiddleware(app, output=sniff)
+    return app
+
+
+def app_from_env():
+    """uvicorn factory for --workers: each worker process builds its own app."""
+    settings = json.loads(os.environ[ENV])
+    return app_for(settings["mode"], settings["sniff"])
+
+
+def serve_hypercorn(app, port: int, cert: str | None, key: str | None) -> None:
+    from hypercorn.asyncio import serve
+    from hypercorn.config import Config
+
+    config = Config()
+    config.bind = [f"127.0.0.1:{port}"]
+    config.graceful_timeout = 1
+    config.loglevel = "WARNING"
+    config.accesslog = None
+    if cert:
+        config.certfile, config.keyfile = cert, key
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):  # stop gracefully: lifespan shutdown runs
+            loop.add_signal_handler(sig, stop.set)
+        await serve(app, config, shutdown_trigger=stop.wait)
+
+    asyncio.run(run())
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mode", choices=MODES, default="stateful")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--tls-cert", help="serve HTTPS with this PEM certificate (with --tls-key)")
     parser.add_argument("--tls-key", help="the PEM private key of --tls-cert")
+    parser.add_argument("--sniff", metavar="OUTPUT", help="record in-process with mcpsniff's ASGI middleware")
+    parser.add_argument("--server", choices=("uvicorn", "hypercorn"), default="uvicorn")
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     args = parser.parse_args(argv)
     if not 0 < args.port < 65536:
         parser.error(f"port out of range: {args.port}")
+    if args.workers < 1 or (args.workers > 1 and args.server != "uvicorn"):
+        parser.error("--workers N needs N >= 1 and --server uvicorn")
 
-    mcp = build(args.mode)
-    app = mcp.sse_app() if args.mode == "legacy" else mcp.streamable_http_app()
-    config = uvicorn.Config(
-        app,
+    common = dict(
         host="127.0.0.1",
         port=args.port,
         log_level="warning",
@@ -88,7 +143,16 @@ def main(argv: list[str] | None = None) -> int:
         ssl_certfile=args.tls_cert,
         ssl_keyfile=args.tls_key,
     )
-    uvicorn.Server(config).run()
+    if args.workers > 1:
+        os.environ[ENV] = json.dumps({"mode": args.mode, "sniff": args.sniff})
+        uvicorn.run("py_server:app_from_env", factory=True, workers=args.workers,
+                    app_dir=str(Path(__file__).resolve().parent), **common)
+        return 0
+    app = app_for(args.mode, args.sniff)
+    if args.server == "hypercorn":
+        serve_hypercorn(app, args.port, args.tls_cert, args.tls_key)
+        return 0
+    uvicorn.Server(uvicorn.Config(app, **common)).run()
     return 0
 
 
