@@ -372,6 +372,8 @@ def _app_error(e: BaseException, ex: _Exchange, stopping: bool) -> str:
     """What an exception out of the app (or the server's send) means for the record."""
     if ex.disconnected is not None:
         return CLIENT_DISCONNECTED
+    if isinstance(e, GeneratorExit):  # the coroutine was abandoned (its loop is gone): the process is stopping
+        return CAPTURE_STOPPED
     if not isinstance(e, Exception):  # cancellation (asyncio / trio / anyio), KeyboardInterrupt ...
         return CAPTURE_STOPPED if stopping else CANCELLED
     if isinstance(e, OSError) or "disconnect" in type(e).__name__.lower():
