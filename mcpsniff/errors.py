@@ -25,3 +25,7 @@ class NotFound(McpSniffError):
 
 class UsageError(McpSniffError):
     """Arguments that do not fit together."""
+
+
+class ResourceError(McpSniffError):
+    """The machine ran short (memory within the engine's limit, space for its spill files)."""

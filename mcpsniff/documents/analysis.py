@@ -39,7 +39,8 @@ def analyze(
 ) -> Analysis:
     """Read and analyse captures; ``progress`` gets exchanges read so far, ``on_bytes`` bytes."""
     m = model.build(names, strict=strict, on_problem=on_problem, progress=progress, on_bytes=on_bytes)
-    findings = run_checks(m)
+    with model.engine_limits():
+        findings = run_checks(m)
     if plane is not None:
         findings = [f for f in findings if f.plane == plane]
     return Analysis(m, findings)

@@ -9,14 +9,35 @@ answers the questions the checks and documents ask.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable
+import contextlib
+import tempfile
+from typing import Any, Callable, Iterable, Iterator
 
+import duckdb
+
+from ..errors import ResourceError
 from ..load import InputInfo, Problem, file_size
 from ..load.inputs import PARQUET, expand
 from .derive import derive
 from .model import ECHO_CLASSES, Model
 from .rows import chunk_frame, row_of
-from .store import FAST_MIN_BYTES, Store
+from .store import FAST_MIN_BYTES, MEMORY_LIMIT, Store
+
+
+@contextlib.contextmanager
+def engine_limits(memory_limit: str | None = None) -> Iterator[None]:
+    """DuckDB running out of memory or spill space becomes one line saying what to change."""
+    try:
+        yield
+    except duckdb.OutOfMemoryException:
+        limit = memory_limit or MEMORY_LIMIT
+        raise ResourceError(f"the capture did not fit in DuckDB's memory limit of {limit}: "
+                            "set MCPSNIFF_MEMORY_LIMIT higher (e.g. MCPSNIFF_MEMORY_LIMIT=1GB)") from None
+    except duckdb.IOException as e:
+        if "No space left" not in str(e) and "Could not write" not in str(e):
+            raise
+        raise ResourceError(f"no space left for DuckDB's spill files (TMPDIR={tempfile.gettempdir()}): "
+                            f"{str(e).splitlines()[0]}") from None
 
 
 def build(
@@ -35,6 +56,13 @@ def build(
 
     ``progress`` is told how many exchanges were read so far, ``on_bytes`` how many bytes of all
     inputs together (both now and then, while reading)."""
+    with engine_limits(memory_limit):
+        return _build(list(names), strict, on_problem, progress, memory_limit, on_bytes)
+
+
+def _build(names: list[str], strict: bool, on_problem: Callable[[Problem], None] | None,
+           progress: Callable[[int], None] | None, memory_limit: str | None,
+           on_bytes: Callable[[int], None] | None) -> Model:
     problems: list[Problem] = []
 
     def report(p: Problem) -> None:
@@ -91,4 +119,4 @@ def from_records(records: Iterable[dict[str, Any]], name: str = "(records)") -> 
     return from_frames([chunk_frame(rows)] if rows else [], InputInfo(name, "records", len(rows)))
 
 
-__all__ = ["ECHO_CLASSES", "Model", "build", "chunk_frame", "from_frames", "from_records", "row_of"]
+__all__ = ["ECHO_CLASSES", "Model", "build", "engine_limits", "chunk_frame", "from_frames", "from_records", "row_of"]

@@ -125,24 +125,27 @@ def derive(con: duckdb.DuckDBPyConnection) -> None:
         FROM (SELECT pos, plane, endpoint, t_req AS t FROM base2
               WHERE era = 'handshake' AND rpc_method IS DISTINCT FROM 'initialize' AND http_method <> 'OPTIONS') f
         ASOF LEFT JOIN init i ON f.plane = i.plane AND f.endpoint = i.endpoint AND f.t >= i.t""")
+    # every derived column in one narrow table first; the wide exchange rows then meet it in one join
     con.execute("""
-        CREATE TABLE m AS
-        SELECT u.*, b.pos, b.plane, b.endpoint, b.era,
+        CREATE TEMP TABLE facts AS
+        SELECT o.src, o.line, b.pos, b.plane, b.endpoint, b.era,
           (sc.pos IS NOT NULL) AS follow_up,
           CASE WHEN sc.pos IS NULL THEN NULL
-               WHEN u.req_sid IS NOT NULL AND s.sid IS NOT NULL AND s.plane = b.plane THEN 'echoed'
-               WHEN u.req_sid IS NOT NULL AND s.sid IS NOT NULL THEN 'foreign'
-               WHEN u.req_sid IS NOT NULL THEN 'unknown'
+               WHEN b.req_sid IS NOT NULL AND s.sid IS NOT NULL AND s.plane = b.plane THEN 'echoed'
+               WHEN b.req_sid IS NOT NULL AND s.sid IS NOT NULL THEN 'foreign'
+               WHEN b.req_sid IS NOT NULL THEN 'unknown'
                WHEN sc.scope_sid IS NOT NULL THEN 'dropped'
                ELSE 'none' END AS echo,
           sc.scope_sid, s.plane AS sid_issued_to,
-          CASE WHEN b.era = 'handshake' AND u.rpc_method = 'initialize' AND u.status BETWEEN 200 AND 299 THEN u.neg_pv
+          CASE WHEN b.era = 'handshake' AND b.rpc_method = 'initialize' AND b.status BETWEEN 200 AND 299 THEN b.neg_pv
                WHEN s.sid IS NOT NULL THEN s.version
                ELSE sc.scope_version END AS neg_version
-        FROM u JOIN ord o USING (src, line) JOIN base2 b ON b.pos = o.pos
+        FROM ord o JOIN base2 b ON b.pos = o.pos
         LEFT JOIN scoped sc ON sc.pos = o.pos
-        LEFT JOIN sessions s ON s.sid = u.req_sid""")
+        LEFT JOIN sessions s ON s.sid = b.req_sid""")
     for t in ("base", "base2", "init", "scoped", "ord"):
         con.execute(f"DROP TABLE {t}")
+    con.execute("CREATE TABLE m AS SELECT u.*, f.* EXCLUDE (src, line) FROM u JOIN facts f USING (src, line)")
+    con.execute("DROP TABLE facts")
     con.unregister("urls_df")
     con.unregister("announced_df")

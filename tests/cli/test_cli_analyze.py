@@ -248,3 +248,18 @@ def test_server_errors_are_named_in_the_report_title(tmp_path):
     assert first == "## MCP session report: the server breaks 1 transport rule"
     md = invoke("report", str(p)).stdout
     assert "— RFC 9110, [5.3. Field Order](https://www.rfc-editor.org/rfc/rfc9110#section-5.3)" in md
+
+
+def test_running_out_of_engine_memory_is_one_line_naming_the_setting_to_change(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    sample = Path(__file__).resolve().parents[2] / "samples" / "seed-two-planes.jsonl"
+    env = {**os.environ, "MCPSNIFF_MEMORY_LIMIT": "1MB"}
+    run = subprocess.run([sys.executable, "-m", "mcpsniff", "analyze", "-f", "json", str(sample)],
+                         capture_output=True, text=True, env=env, timeout=120)
+    assert (run.returncode, run.stdout) == (2, "")
+    assert run.stderr == ("error: the capture did not fit in DuckDB's memory limit of 1MB: "
+                          "set MCPSNIFF_MEMORY_LIMIT higher (e.g. MCPSNIFF_MEMORY_LIMIT=1GB)\n")
