@@ -99,7 +99,7 @@ def _build(names: list[str], strict: bool, on_problem: Callable[[Problem], None]
 
 def _finish(store: Store, inputs: list[InputInfo], problems: list[Problem]) -> Model:
     store.finish()
-    derive(store.con)
+    derive(store.con, store.parts)
     store.release_inputs()
     n = store.con.execute("SELECT count(*) FROM m").fetchall()[0][0]
     return Model(con=store.con, inputs=inputs, problems=problems, n=n, _owner=store)

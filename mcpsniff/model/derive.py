@@ -72,11 +72,12 @@ def _announced(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     return pd.DataFrame({"url": sorted(out)}, dtype=object)
 
 
-def derive(con: duckdb.DuckDBPyConnection) -> None:
+def derive(con: duckdb.DuckDBPyConnection, parts: list[tuple[str, bool]] | None = None) -> None:
     """Turn ``u`` (ordered by ``ord``) into ``m`` (with pos, plane, endpoint, era, follow_up, echo,
     scope_sid, sid_issued_to, neg_version) and build ``sessions`` (sid, plane, endpoint, t, version, pos).
 
-    Only ``base`` and ``m`` read the wide exchange rows; the steps between work on narrow tables."""
+    Only ``base`` and ``m`` read the wide exchange rows; the steps between work on narrow tables.
+    ``parts`` are the SELECTs that make up ``u`` (see :func:`assemble`); None: ``u`` as one part."""
     con.register("urls_df", _url_table(con))
     con.register("announced_df", _announced(con))
     support = ", ".join(f"'{m}'" for m in SUPPORT_METHODS)
@@ -145,7 +146,42 @@ def derive(con: duckdb.DuckDBPyConnection) -> None:
         LEFT JOIN sessions s ON s.sid = b.req_sid""")
     for t in ("base", "base2", "init", "scoped", "ord"):
         con.execute(f"DROP TABLE {t}")
-    con.execute("CREATE TABLE m AS SELECT u.*, f.* EXCLUDE (src, line) FROM u JOIN facts f USING (src, line)")
+    assemble(con, parts if parts is not None else [("SELECT * FROM u", False)])
     con.execute("DROP TABLE facts")
     con.unregister("urls_df")
     con.unregister("announced_df")
+
+
+def assemble(con: duckdb.DuckDBPyConnection, parts: list[tuple[str, bool]]) -> None:
+    """``m``: each part's wide rows beside their derived ``facts``.
+
+    A part whose rows come in (src, line) order (a file read front to back) is put beside its facts,
+    sorted the same way, by position: no hash table of a million rows, which DuckDB cannot always
+    hold within a small memory limit. Each row checks that both sides are the same exchange; a part
+    out of step (or not in order, like a Parquet export) is joined on (src, line) instead."""
+    con.execute("CREATE TABLE m AS SELECT u.*, f.* EXCLUDE (src, line) FROM u JOIN facts f USING (src, line) LIMIT 0")
+    con.execute("SET preserve_insertion_order = true")  # the sorted facts must stay sorted
+    for sql, ordered in parts:
+        if not (ordered and _beside(con, sql)):
+            con.execute(f"INSERT INTO m SELECT p.*, f.* EXCLUDE (src, line) FROM ({sql}) p JOIN facts f USING (src, line)")
+
+
+def _beside(con: duckdb.DuckDBPyConnection, sql: str) -> bool:
+    """Insert the part ``sql`` by a positional join with its facts; False when they are out of step."""
+    srcs = [s for (s,) in con.execute(f"SELECT DISTINCT src FROM ({sql})").fetchall()]
+    if not srcs:
+        return True
+    con.execute(f"CREATE TEMP TABLE fs AS SELECT * FROM facts WHERE src IN ({', '.join(str(int(s)) for s in srcs)}) "
+                "ORDER BY src, line")
+    try:
+        con.execute(f"""
+            INSERT INTO m
+            SELECT p.*, CASE WHEN p.src IS NOT DISTINCT FROM fs.src AND p.line IS NOT DISTINCT FROM fs.line THEN fs.pos
+                             ELSE error('mcpsniff: exchange rows and facts out of step') END AS pos,
+                   fs.* EXCLUDE (src, line, pos)
+            FROM ({sql}) p POSITIONAL JOIN fs""")
+        return True
+    except duckdb.InvalidInputException:  # the statement is undone as a whole
+        return False
+    finally:
+        con.execute("DROP TABLE fs")

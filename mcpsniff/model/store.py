@@ -61,7 +61,8 @@ class Store:
         })
         cols = ", ".join(f"{name} {sql_type(kind)}" for name, kind in COLUMNS)
         self.con.execute(f"CREATE TABLE x ({cols})")
-        self._parts = ["SELECT * FROM x"]  # one SELECT of COLUMNS per input table
+        #: one (SELECT of COLUMNS, rows come in (src, line) order) per input table
+        self.parts: list[tuple[str, bool]] = [("SELECT * FROM x", True)]
         self.meta: list[list[dict[str, Any]]] = []
 
     def close(self) -> None:
@@ -132,7 +133,7 @@ class Store:
         meta = tuple(json.loads(m) for (m,) in self.con.execute(
             f"SELECT meta FROM {table} WHERE kind = 'meta' ORDER BY rowid").fetchall())
         cols = ", ".join("rowid + 1 AS line" if c == "line" else c for c, _ in COLUMNS)
-        self._parts.append(f"SELECT {cols} FROM {table} WHERE kind = 'exchange'")
+        self.parts.append((f"SELECT {cols} FROM {table} WHERE kind = 'exchange'", True))
         return InputInfo(name, "jsonl", n, meta)
 
     def read_parquet(self, directory: str, first_src: int) -> list[InputInfo]:
@@ -155,17 +156,17 @@ class Store:
             self.con.execute(f"CREATE TABLE {table} AS SELECT {cols} FROM {rel}")
         except duckdb.Error as e:
             raise LoadError(f"{directory}: not a readable Parquet export ({str(e).splitlines()[0]})") from None
-        self._parts.append(f"SELECT * FROM {table}")
+        self.parts.append((f"SELECT * FROM {table}", False))
         counts = dict(self.con.execute(f"SELECT src, count(*) FROM {table} GROUP BY src").fetchall())
         return [InputInfo(n, "parquet", counts.get(first_src + i, 0)) for i, n in enumerate(sources)]
 
     def count(self) -> int:
-        return sum(self.con.execute(f"SELECT count(*) FROM ({p})").fetchall()[0][0] for p in self._parts)
+        return sum(self.con.execute(f"SELECT count(*) FROM ({p})").fetchall()[0][0] for p, _ in self.parts)
 
     # -- finish -----------------------------------------------------------------------------------
     def finish(self) -> None:
         """``u``: every exchange; ``ord``: each one's position by time (file order breaks ties)."""
-        self.con.execute("CREATE VIEW u AS " + " UNION ALL ".join(self._parts))
+        self.con.execute("CREATE VIEW u AS " + " UNION ALL ".join(p for p, _ in self.parts))
         self.con.execute("CREATE TABLE ord AS SELECT src, line, (row_number() OVER (ORDER BY t_req, src, line)) - 1 AS pos FROM u")
 
     def release_inputs(self) -> None:

@@ -63,3 +63,38 @@ def test_plane_facts_and_evidence():
     ev = m.evidence("echo = 'dropped'")
     assert [e["method"] for e in ev] == ["tools/call"] * 3 and ev[0]["source"] == "(records):7" and ev[0]["status"] == 400
     assert len(m.evidence("echo = 'dropped'", limit=2)) == 2
+
+
+def _m_rows(m) -> list[tuple]:
+    return m.rows("SELECT * EXCLUDE (pos), pos FROM m ORDER BY pos")
+
+
+def test_rows_in_file_order_are_put_beside_their_facts_and_rows_out_of_order_are_joined():
+    from mcpsniff.load import InputInfo
+    import importlib
+
+    derive_mod = importlib.import_module("mcpsniff.model.derive")  # the module (the package exports the function)
+    from mcpsniff.model.rows import chunk_frame, row_of
+
+    s = seed_scenario(tool_calls=3)
+    rows = [row_of(r, 0, i) for i, r in enumerate(s.records, 1)]
+    in_order = model.from_frames([chunk_frame(rows)], InputInfo("x", "records", len(rows)))
+    # the same rows inserted back to front: a part that claims file order but is not in it
+    shuffled = model.from_frames([chunk_frame(rows[::-1])], InputInfo("x", "records", len(rows)))
+    assert _m_rows(in_order) == _m_rows(shuffled) and len(_m_rows(in_order)) == len(rows)
+
+    calls = []
+    real = derive_mod._beside
+
+    def spy(con, sql):
+        calls.append(real(con, sql))
+        return calls[-1]
+
+    derive_mod._beside = spy
+    try:
+        again = model.from_frames([chunk_frame(rows)], InputInfo("x", "records", len(rows)))
+        back = model.from_frames([chunk_frame(rows[::-1])], InputInfo("x", "records", len(rows)))
+    finally:
+        derive_mod._beside = real
+    assert calls == [True, False]  # beside by position; out of step, so joined instead
+    assert _m_rows(again) == _m_rows(back) == _m_rows(in_order)
