@@ -29,9 +29,8 @@ def engine_limits(memory_limit: str | None = None) -> Iterator[None]:
     """DuckDB running out of memory or spill space becomes one line saying what to change."""
     try:
         yield
-    except duckdb.OutOfMemoryException:
-        limit = memory_limit or MEMORY_LIMIT
-        raise ResourceError(f"the capture did not fit in DuckDB's memory limit of {limit}: "
+    except duckdb.OutOfMemoryException:  # outside a Store's connection, which says more itself
+        raise ResourceError(f"the capture did not fit in DuckDB's memory limit of {memory_limit or MEMORY_LIMIT}: "
                             "set MCPSNIFF_MEMORY_LIMIT higher (e.g. MCPSNIFF_MEMORY_LIMIT=1GB)") from None
     except duckdb.IOException as e:
         if "No space left" not in str(e) and "Could not write" not in str(e):

@@ -19,7 +19,7 @@ echo      for each follow-up: "echoed" (an id issued to this plane), "dropped" (
 
 URL-level facts (endpoint keys, redirect targets, announced legacy endpoints, host:port) are
 worked out in Python once per distinct URL with the same functions the capture uses
-(:func:`mcpsniff.mcp.endpoint_key`); everything per exchange is SQL over the exchanges (``u``, numbered by ``ord``),
+(:func:`mcpsniff.mcp.endpoint_key`); everything per exchange is SQL over the exchanges (``u``, numbered by time),
 which this turns into ``m``.
 """
 
@@ -73,7 +73,7 @@ def _announced(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
 
 
 def derive(con: duckdb.DuckDBPyConnection, parts: list[tuple[str, bool]] | None = None) -> None:
-    """Turn ``u`` (ordered by ``ord``) into ``m`` (with pos, plane, endpoint, era, follow_up, echo,
+    """Turn ``u`` into ``m`` (numbered by time: ``pos``) (with pos, plane, endpoint, era, follow_up, echo,
     scope_sid, sid_issued_to, neg_version) and build ``sessions`` (sid, plane, endpoint, t, version, pos).
 
     Only ``base`` and ``m`` read the wide exchange rows; the steps between work on narrow tables.
@@ -83,7 +83,7 @@ def derive(con: duckdb.DuckDBPyConnection, parts: list[tuple[str, bool]] | None 
     support = ", ".join(f"'{m}'" for m in SUPPORT_METHODS)
     con.execute(f"""
         CREATE TEMP TABLE base AS
-        SELECT o.pos, coalesce(ua, '{NO_USER_AGENT}') AS plane, url.endpoint, url.netloc,
+        SELECT src, line, coalesce(ua, '{NO_USER_AGENT}') AS plane, url.endpoint, url.netloc,
           CASE
             WHEN first_event = 'endpoint' OR a.url IS NOT NULL THEN 'legacy'
             WHEN meta_pv IS NOT NULL OR mcp_method_hdr IS NOT NULL OR pv_hdr >= '{MODERN_VERSION}'
@@ -93,7 +93,8 @@ def derive(con: duckdb.DuckDBPyConnection, parts: list[tuple[str, bool]] | None 
             ELSE 'other' END AS era0,
           first_event = 'endpoint' AS announces, http_method, rpc_method, status, req_sid, resp_sid, neg_pv,
           coalesce(t_resp, t_end, t_req) AS t_done, t_req
-        FROM u JOIN ord o USING (src, line) JOIN urls_df url USING (url) LEFT JOIN announced_df a USING (url)""")
+        FROM u JOIN urls_df url USING (url) LEFT JOIN announced_df a USING (url)
+        ORDER BY t_req, src, line""")  # by time (file order breaks ties): the row id is the position
     # GET, DELETE, OPTIONS without MCP markers on an endpoint with Streamable HTTP traffic take
     # that endpoint's main era (a GET stream opened without the session header is still MCP)
     con.execute(f"""
@@ -103,7 +104,7 @@ def derive(con: duckdb.DuckDBPyConnection, parts: list[tuple[str, bool]] | None 
           FROM (SELECT endpoint, era0, count(*) AS n FROM base WHERE era0 IN ('handshake', 'modern') GROUP BY ALL)
           GROUP BY endpoint),
         legacy_get AS (SELECT DISTINCT plane, netloc FROM base WHERE announces)
-        SELECT b.* EXCLUDE (era0, netloc, announces),
+        SELECT b.rowid AS pos, b.* EXCLUDE (era0, netloc, announces),
           CASE
             WHEN b.era0 = 'other' AND b.http_method IN ({support}) THEN coalesce(e.era, 'other')
             WHEN b.era0 = 'handshake' AND b.rpc_method = 'initialize' AND b.status BETWEEN 400 AND 499
@@ -119,32 +120,27 @@ def derive(con: duckdb.DuckDBPyConnection, parts: list[tuple[str, bool]] | None 
         CREATE TABLE sessions AS
         SELECT sid, plane, endpoint, t, version, pos FROM init WHERE sid IS NOT NULL
         QUALIFY row_number() OVER (PARTITION BY sid ORDER BY pos) = 1 ORDER BY pos""")
-    # per follow-up: the scope's latest successful initialize that finished before it started
-    con.execute("""
-        CREATE TEMP TABLE scoped AS
-        SELECT f.pos, i.sid AS scope_sid, i.version AS scope_version
-        FROM (SELECT pos, plane, endpoint, t_req AS t FROM base2
-              WHERE era = 'handshake' AND rpc_method IS DISTINCT FROM 'initialize' AND http_method <> 'OPTIONS') f
-        ASOF LEFT JOIN init i ON f.plane = i.plane AND f.endpoint = i.endpoint AND f.t >= i.t""")
-    # every derived column in one narrow table first; the wide exchange rows then meet it in one join
+    # every derived column in one narrow table; per follow-up, the scope comes from the scope's
+    # latest successful initialize that finished before the follow-up started (joins keyed by
+    # position would need a hash table of every exchange: the ASOF join sorts, and sorts spill)
     con.execute("""
         CREATE TEMP TABLE facts AS
-        SELECT o.src, o.line, b.pos, b.plane, b.endpoint, b.era,
-          (sc.pos IS NOT NULL) AS follow_up,
-          CASE WHEN sc.pos IS NULL THEN NULL
+        SELECT b.src, b.line, b.pos, b.plane, b.endpoint, b.era, b.fu AS follow_up,
+          CASE WHEN NOT b.fu THEN NULL
                WHEN b.req_sid IS NOT NULL AND s.sid IS NOT NULL AND s.plane = b.plane THEN 'echoed'
                WHEN b.req_sid IS NOT NULL AND s.sid IS NOT NULL THEN 'foreign'
                WHEN b.req_sid IS NOT NULL THEN 'unknown'
-               WHEN sc.scope_sid IS NOT NULL THEN 'dropped'
+               WHEN i.sid IS NOT NULL THEN 'dropped'
                ELSE 'none' END AS echo,
-          sc.scope_sid, s.plane AS sid_issued_to,
+          CASE WHEN b.fu THEN i.sid END AS scope_sid, s.plane AS sid_issued_to,
           CASE WHEN b.era = 'handshake' AND b.rpc_method = 'initialize' AND b.status BETWEEN 200 AND 299 THEN b.neg_pv
                WHEN s.sid IS NOT NULL THEN s.version
-               ELSE sc.scope_version END AS neg_version
-        FROM ord o JOIN base2 b ON b.pos = o.pos
-        LEFT JOIN scoped sc ON sc.pos = o.pos
+               WHEN b.fu THEN i.version END AS neg_version
+        FROM (SELECT *, coalesce(era = 'handshake' AND rpc_method IS DISTINCT FROM 'initialize' AND http_method <> 'OPTIONS', false) AS fu
+              FROM base2) b
+        ASOF LEFT JOIN init i ON b.plane = i.plane AND b.endpoint = i.endpoint AND b.t_req >= i.t
         LEFT JOIN sessions s ON s.sid = b.req_sid""")
-    for t in ("base", "base2", "init", "scoped", "ord"):
+    for t in ("base", "base2", "init"):
         con.execute(f"DROP TABLE {t}")
     assemble(con, parts if parts is not None else [("SELECT * FROM u", False)])
     con.execute("DROP TABLE facts")

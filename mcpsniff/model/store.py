@@ -8,14 +8,15 @@ Inputs land in tables of one row per exchange (the columns of :data:`mcpsniff.mo
 - everything else (HAR, flow files, pipes, small files, files with bad lines) through the careful
   reader (:func:`mcpsniff.model.rows.row_of`, in chunks, so memory stays bounded too) into ``x``.
 
-:meth:`Store.finish` numbers the exchanges by time: ``pos`` (0..n-1) is the handle every later
-stage uses for an exchange.
+``derive`` numbers the exchanges by time: ``pos`` (0..n-1) is the handle every later stage uses
+for an exchange.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 import threading
 from typing import Any, Callable
@@ -26,7 +27,7 @@ import pandas as pd
 
 from .. import load
 from ..load import InputInfo, Problem, Reading
-from ..errors import LoadError
+from ..errors import LoadError, ResourceError, UsageError
 from . import fast, parquet
 from .rows import COLUMNS, chunk_frame, no_gc, row_of
 
@@ -35,6 +36,52 @@ FAST_MIN_BYTES = int(os.environ.get("MCPSNIFF_FAST_MIN_BYTES", 16 * 1024 * 1024)
 #: DuckDB's memory limit; past it the table spills to a temporary directory. Measured on 1M
 #: exchanges: 200MB keeps the peak RSS near 500 MiB; 1GB is about a third faster at twice the RSS
 MEMORY_LIMIT = os.environ.get("MCPSNIFF_MEMORY_LIMIT", "200MB")
+#: how far the limit may grow for a statement DuckDB cannot finish by spilling (some joins and
+#: windows need their working set in memory): doubled at each try, up to this
+MEMORY_MAX = os.environ.get("MCPSNIFF_MEMORY_MAX", "1GB")
+_UNITS = {"b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
+          "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
+
+
+def parse_bytes(text: str, what: str) -> int:
+    """``"200MB"`` -> 200000000 (DuckDB's units: KB/MB/GB are powers of 1000, KiB/MiB/GiB of 1024)."""
+    m = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([a-zA-Z]*)\s*", text)
+    unit = m and _UNITS.get((m.group(2) or "b").lower())
+    if not m or unit is None:
+        raise UsageError(f"{what}: {text!r} is not a size like 200MB or 1GB")
+    return int(float(m.group(1)) * unit)
+
+
+def size_text(n: int) -> str:
+    return f"{n / 10**9:g}GB" if n >= 10**9 else f"{n / 10**6:g}MB"
+
+
+class Connection:
+    """A DuckDB connection whose statements get more memory when spilling is not enough.
+
+    DuckDB spills sorts, joins and tables past its memory limit, but not everything can be
+    spilled, and what cannot depends on the data and on timing. A statement that runs out of memory
+    is undone as a whole; this doubles the limit and runs it again, up to ``ceiling`` bytes, then
+    raises :class:`ResourceError`. Everything else is the DuckDB connection's own."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, limit: int, ceiling: int) -> None:
+        self._con, self.start, self.limit, self.ceiling = con, limit, limit, max(limit, ceiling)
+
+    def execute(self, sql: str, params: Any = None) -> duckdb.DuckDBPyConnection:
+        while True:
+            try:
+                return self._con.execute(sql) if params is None else self._con.execute(sql, params)
+            except duckdb.OutOfMemoryException:
+                if self.limit >= self.ceiling:
+                    grown = f", grown from {size_text(self.start)}" if self.limit > self.start else ""
+                    raise ResourceError(
+                        f"the capture did not fit in DuckDB's memory limit of {size_text(self.limit)}{grown}: "
+                        "set MCPSNIFF_MEMORY_MAX higher (e.g. MCPSNIFF_MEMORY_MAX=4GB)") from None
+                self.limit = min(self.limit * 2, self.ceiling)
+                self._con.execute(f"SET memory_limit = '{self.limit}B'")
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._con, name)
 CHUNK = 16384  # careful-reader rows per insert
 
 _SQL_TYPES = {np.int8: "TINYINT", np.int16: "SMALLINT", np.int32: "INTEGER", np.int64: "BIGINT",
@@ -50,15 +97,18 @@ class Store:
 
     Each fast-read file gets its own table (its ``rowid`` is the file line minus one: DuckDB keeps
     file order, so no numbering pass is needed); careful-read rows share the table ``x``, with
-    their line numbers. :meth:`finish` presents them as one view ``u`` and numbers the exchanges
-    by time into the narrow table ``ord`` (src, line, pos)."""
+    their line numbers. :meth:`finish` presents them as one view ``u``; ``derive`` numbers the
+    exchanges by time."""
 
-    def __init__(self, *, memory_limit: str = MEMORY_LIMIT, threads: int | None = None) -> None:
+    def __init__(self, *, memory_limit: str = MEMORY_LIMIT, memory_max: str = MEMORY_MAX,
+                 threads: int | None = None) -> None:
+        limit = parse_bytes(memory_limit, "MCPSNIFF_MEMORY_LIMIT")
+        ceiling = parse_bytes(memory_max, "MCPSNIFF_MEMORY_MAX")
         self._tmp = tempfile.TemporaryDirectory(prefix="mcpsniff-")
-        self.con = duckdb.connect(":memory:", config={
-            "memory_limit": memory_limit, "temp_directory": self._tmp.name, "preserve_insertion_order": True,
+        self.con = Connection(duckdb.connect(":memory:", config={
+            "memory_limit": f"{limit}B", "temp_directory": self._tmp.name, "preserve_insertion_order": True,
             **({"threads": threads} if threads else {}),
-        })
+        }), limit, ceiling)
         cols = ", ".join(f"{name} {sql_type(kind)}" for name, kind in COLUMNS)
         self.con.execute(f"CREATE TABLE x ({cols})")
         #: one (SELECT of COLUMNS, rows come in (src, line) order) per input table
@@ -165,9 +215,8 @@ class Store:
 
     # -- finish -----------------------------------------------------------------------------------
     def finish(self) -> None:
-        """``u``: every exchange; ``ord``: each one's position by time (file order breaks ties)."""
+        """``u``: every exchange, in one view (derive numbers them by time)."""
         self.con.execute("CREATE VIEW u AS " + " UNION ALL ".join(p for p, _ in self.parts))
-        self.con.execute("CREATE TABLE ord AS SELECT src, line, (row_number() OVER (ORDER BY t_req, src, line)) - 1 AS pos FROM u")
 
     def release_inputs(self) -> None:
         """Drop the input tables once ``m`` holds their rows."""

@@ -250,16 +250,37 @@ def test_server_errors_are_named_in_the_report_title(tmp_path):
     assert "— RFC 9110, [5.3. Field Order](https://www.rfc-editor.org/rfc/rfc9110#section-5.3)" in md
 
 
-def test_running_out_of_engine_memory_is_one_line_naming_the_setting_to_change(tmp_path):
+def _analyze_with(env_extra: dict[str, str]):
     import os
     import subprocess
     import sys
     from pathlib import Path
 
     sample = Path(__file__).resolve().parents[2] / "samples" / "seed-two-planes.jsonl"
-    env = {**os.environ, "MCPSNIFF_MEMORY_LIMIT": "1MB"}
-    run = subprocess.run([sys.executable, "-m", "mcpsniff", "analyze", "-f", "json", str(sample)],
-                         capture_output=True, text=True, env=env, timeout=120)
+    return subprocess.run([sys.executable, "-m", "mcpsniff", "analyze", "-f", "json", str(sample)],
+                          capture_output=True, text=True, env={**os.environ, **env_extra}, timeout=120)
+
+
+def test_a_memory_limit_too_small_for_a_statement_grows_until_it_fits():
+    small, default = _analyze_with({"MCPSNIFF_MEMORY_LIMIT": "1MB"}), _analyze_with({})
+    assert (small.returncode, small.stderr) == (default.returncode, default.stderr) == (1, "")
+
+    def stable(doc: str) -> dict:
+        d = json.loads(doc)
+        d.pop("generated", None)
+        return d
+
+    assert stable(small.stdout) == stable(default.stdout)
+
+
+def test_running_out_of_engine_memory_is_one_line_naming_the_setting_to_change():
+    run = _analyze_with({"MCPSNIFF_MEMORY_LIMIT": "1MB", "MCPSNIFF_MEMORY_MAX": "2MB"})
     assert (run.returncode, run.stdout) == (2, "")
-    assert run.stderr == ("error: the capture did not fit in DuckDB's memory limit of 1MB: "
-                          "set MCPSNIFF_MEMORY_LIMIT higher (e.g. MCPSNIFF_MEMORY_LIMIT=1GB)\n")
+    assert run.stderr == ("error: the capture did not fit in DuckDB's memory limit of 2MB, grown from 1MB: "
+                          "set MCPSNIFF_MEMORY_MAX higher (e.g. MCPSNIFF_MEMORY_MAX=4GB)\n")
+
+
+def test_a_memory_setting_that_is_not_a_size_is_one_line():
+    run = _analyze_with({"MCPSNIFF_MEMORY_LIMIT": "lots"})
+    assert (run.returncode, run.stdout) == (2, "")
+    assert run.stderr == "error: MCPSNIFF_MEMORY_LIMIT: 'lots' is not a size like 200MB or 1GB\n"
