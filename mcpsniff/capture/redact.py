@@ -317,7 +317,18 @@ class Redactor:
         return f"{name}={self.marker(val)}" if val else f"{name}="
 
     def headers(self, pairs: Iterable[tuple[str, str]]) -> list[list[str]]:
-        return [[n, self.header_value(n, v)] for n, v in pairs]
+        if not self.enabled:
+            return [[n, v] for n, v in pairs]
+        kinds, clean = self._header_kind_memo, self._clean_text
+        out = []
+        for n, v in pairs:
+            kind = kinds.get(n)
+            # what header_value answers at once for a known header name: kept as it is
+            if kind == _H_VERBATIM or (kind == _H_TEXT and v in clean) or not v:
+                out.append([n, v])
+            else:
+                out.append([n, self.header_value(n, v)])
+        return out
 
     # -- URLs and forms ---------------------------------------------------------------
     def query(self, query: str) -> str:
@@ -383,6 +394,7 @@ class Redactor:
         """:meth:`_walk` of a container, recursively while shallow (the common case, and faster):
         the same result, copy on write alike.  Deeper containers go to the iterative walk."""
         copy: Any = None
+        clean = self._clean_text
         if isinstance(obj, dict):
             kinds = self._member_memo
             for k, v in obj.items():
@@ -398,7 +410,7 @@ class Redactor:
                             copy[k] = nv
                             continue
                 if isinstance(v, str):
-                    if not v:
+                    if not v or v in clean:  # nothing to redact (what text() answers at once)
                         continue
                     nv = self.text(v)
                     if nv == v:
@@ -415,7 +427,7 @@ class Redactor:
         else:
             for i, v in enumerate(obj):
                 if isinstance(v, str):
-                    if not v:
+                    if not v or v in clean:
                         continue
                     nv = self.text(v)
                     if nv == v:

@@ -365,3 +365,14 @@ def test_short_strings_skip_the_token_shapes_only_when_no_shape_can_match():
     assert min_width(re.compile("a*")) == 0
     custom = Redactor(patterns=["X"])  # a one-character pattern: the bound follows it
     assert custom._shapes_min == 1 and MARK.fullmatch(custom.text("X"))
+
+
+def test_headers_fast_path_equals_header_value_pair_by_pair():
+    pairs = [("Host", "h:1"), ("User-Agent", "ua/1"), ("User-Agent", "ua Bearer abcdefgh12345678"), ("X-Empty", ""),
+             ("Authorization", "Bearer abcdefgh12345678"), ("Mcp-Session-Id", "ghp_" + "a" * 36), ("X-Note", "plain"),
+             ("Location", "https://h/cb?code=xyz"), ("Cookie", "")]
+    red, ref = Redactor(key=b"k"), Redactor(key=b"k")
+    for _ in range(3):  # cold, then with every kind and clean value remembered
+        assert red.headers(pairs) == [[n, ref.header_value(n, v)] for n, v in pairs]
+    assert red.count == ref.count
+    assert Redactor(enabled=False).headers(pairs) == [[n, v] for n, v in pairs]
