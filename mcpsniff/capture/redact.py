@@ -115,8 +115,9 @@ HIGH_ENTROPY_BITS = 3.0
 
 #: names whose secret-or-not answer a Redactor remembers
 MEMO_NAMES = 4096
-#: strings up to TEXT_MEMO_LEN characters that the text rules leave unchanged, remembered (the same
-#: header values and JSON strings come in every message); the memory is emptied when it is full
+#: strings up to TEXT_MEMO_LEN characters that the text rules (or the URL rules: a memory of its own)
+#: leave unchanged, remembered (the same header values, JSON strings and URLs come in every message);
+#: the memory is emptied when it is full
 TEXT_MEMO = 4096
 TEXT_MEMO_LEN = 512
 
@@ -213,6 +214,7 @@ class Redactor:
         self._string_only_memo: dict[str, bool] = {}
         self._member_memo: dict[str, int] = {}
         self._clean_text: dict[str, None] = {}  # strings text() returns unchanged (no secret in them)
+        self._clean_url: dict[str, None] = {}  # the same for url()
         self.count = 0  # values redacted so far
 
     def __repr__(self) -> str:  # never show the key
@@ -363,6 +365,17 @@ class Redactor:
     def url(self, url: str) -> str:
         if not self.enabled or not url:
             return url
+        clean = self._clean_url
+        if url in clean:  # seen before, and nothing in it was redacted (the rules are pure)
+            return url
+        out = self._url(url)
+        if len(url) <= TEXT_MEMO_LEN and out == url:
+            if len(clean) >= TEXT_MEMO:
+                clean.clear()
+            clean[url] = None
+        return out
+
+    def _url(self, url: str) -> str:
         base, q, rest = url.partition("?")
         query, hsh, frag = rest.partition("#")
         scheme, sep, after = base.partition("://")

@@ -376,3 +376,17 @@ def test_headers_fast_path_equals_header_value_pair_by_pair():
         assert red.headers(pairs) == [[n, ref.header_value(n, v)] for n, v in pairs]
     assert red.count == ref.count
     assert Redactor(enabled=False).headers(pairs) == [[n, v] for n, v in pairs]
+
+
+def test_url_memo_is_its_own_and_keeps_only_clean_urls():
+    red = Redactor()
+    u = "https://h.example/mcp/aB3dE5fG7hJ9kL1mN3pQ5rS7tU9"  # a credential-looking path segment: a URL secret only
+    assert red.text(u) == u and u in red._clean_text  # clean as text ...
+    for _ in range(2):
+        assert MARK.search(red.url(u)) and "aB3dE5fG7hJ9kL1mN3pQ5rS7tU9" not in red.url(u)  # ... not as a URL
+    assert u not in red._clean_url
+    q = "https://h.example/mcp?session_id=abc&token=t0ps3cret"
+    for _ in range(2):
+        assert "t0ps3cret" not in red.url(q) and "session_id=abc" in red.url(q)
+    plain = "http://127.0.0.1:8000/mcp"
+    assert red.url(plain) == plain and plain in red._clean_url and red.url(plain) == plain
