@@ -107,10 +107,16 @@ def reason_phrase(status: int, version: str) -> str:
     """The reason phrase the server sends with ``status`` (HTTP/2 and later have none)."""
     if not version.startswith("HTTP/1"):
         return ""
-    try:
-        return HTTPStatus(status).phrase
-    except ValueError:
-        return ""
+    phrase = _PHRASES.get(status)
+    if phrase is None:
+        try:
+            phrase = HTTPStatus(status).phrase
+        except ValueError:
+            phrase = ""
+    return phrase
+
+
+_PHRASES = {int(s): s.phrase for s in HTTPStatus}
 
 
 def request_url(scope: Scope, headers: list[tuple[str, str]]) -> str:

@@ -348,8 +348,14 @@ def header_pairs(headers: Any) -> list[tuple[str, str]]:
 def decode_header_pairs(fields: Iterable[tuple[bytes | str, bytes | str]]) -> list[tuple[str, str]]:
     """Raw (name, value) byte pairs (mitmproxy's ``fields``, an ASGI scope's ``headers``) as
     strings, decoded the one way every recorder does it; order, case and duplicates kept."""
-    return [(n if isinstance(n, str) else n.decode("utf-8", "replace"),
-             v if isinstance(v, str) else v.decode("utf-8", "replace")) for n, v in fields]
+    out = []
+    for n, v in fields:
+        if n.__class__ is bytes and v.__class__ is bytes:  # an ASGI scope's, mitmproxy's fields
+            out.append((n.decode("utf-8", "replace"), v.decode("utf-8", "replace")))
+        else:
+            out.append((n if isinstance(n, str) else n.decode("utf-8", "replace"),
+                        v if isinstance(v, str) else v.decode("utf-8", "replace")))
+    return out
 
 
 def header_joined(pairs: Iterable[tuple[str, str]], name: str) -> str | None:

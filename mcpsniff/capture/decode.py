@@ -126,7 +126,10 @@ class StreamDecoder:
     """Incremental decoder for a (possibly stacked, ``gzip, br``) Content-Encoding."""
 
     def __init__(self, encoding: str | None) -> None:
-        names = [e.strip() for e in (encoding or "").lower().split(",") if e.strip()]
+        if not encoding:  # no Content-Encoding (the common case): nothing to decode
+            self._chain: list[Any] = []
+            return
+        names = [e.strip() for e in encoding.lower().split(",") if e.strip()]
         unknown = [n for n in names if n not in _DECODERS]
         if unknown:
             raise ValueError(f"unsupported Content-Encoding {', '.join(unknown)}")

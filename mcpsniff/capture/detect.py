@@ -113,9 +113,10 @@ class McpEndpoints:
         """:meth:`learn` on plain values (``status`` None: no response)."""
         self.known.add(endpoint_key(url))
         self.learn_urls(url, endpoint_events)
-        location = header_joined(resp_headers, "location")
-        if status is not None and 300 <= status < 400 and location is not None:
-            self.learn_urls(url, [location])
+        if status is not None and 300 <= status < 400:
+            location = header_joined(resp_headers, "location")
+            if location is not None:
+                self.learn_urls(url, [location])
 
     def learn_urls(self, base_url: str, endpoint_events: Iterable[str]) -> None:
         for data in endpoint_events:

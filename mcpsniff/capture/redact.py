@@ -115,6 +115,18 @@ HIGH_ENTROPY_BITS = 3.0
 
 #: names whose secret-or-not answer a Redactor remembers
 MEMO_NAMES = 4096
+#: strings up to TEXT_MEMO_LEN characters that the text rules (or the URL rules: a memory of its own)
+#: leave unchanged, remembered (the same header values, JSON strings and URLs come in every message);
+#: the memory is emptied when it is full
+TEXT_MEMO = 4096
+TEXT_MEMO_LEN = 512
+
+#: what header_value does with a header's values (Redactor._header_kind)
+_H_TEXT, _H_VERBATIM, _H_URL, _H_SECRET = range(4)
+#: a JSON member name is secret / secret with a string value (Redactor._member_kind)
+_M_SECRET, _M_STRING_ONLY = 1, 2
+#: containers nested deeper than this are walked by the iterative walk (no recursion limit)
+_RECURSE_DEPTH = 64
 
 _WORD_SPLIT = re.compile(r"[-_.\s]+")
 _NAME_OK = re.compile(r"^[A-Za-z0-9_.\-]+$")
@@ -123,7 +135,20 @@ _SEGMENT_OK = re.compile(r"^[A-Za-z0-9_\-.~+=%]+$")
 
 def norm(name: str) -> str:
     """Normalised name: lower case, ``-``, ``_`` and ``.`` removed."""
-    return re.sub(r"[-_.]", "", name.lower())
+    return name.lower().replace("-", "").replace("_", "").replace(".", "")
+
+
+def min_width(pattern: re.Pattern[str]) -> int:
+    """The fewest characters a match of ``pattern`` can have: the bound the regular expression
+    engine itself uses to give up on a shorter string at once (0 when it cannot be told)."""
+    try:
+        from re import _parser as sre_parse  # type: ignore[attr-defined]
+    except ImportError:  # pragma: no cover - before Python 3.11
+        import sre_parse  # type: ignore[no-redef]
+    try:
+        return max(0, int(sre_parse.parse(pattern.pattern, pattern.flags).getwidth()[0]))
+    except Exception:  # noqa: BLE001 - never guess: every string is then searched
+        return 0
 
 
 def parse_extra(spec: str | Iterable[str] | None) -> list[str]:
@@ -182,9 +207,14 @@ class Redactor:
         self._extra = frozenset(norm(x) for x in self.extra)
         self._key = key if key is not None else os.urandom(32)
         self._shapes = re.compile("|".join(f"(?:{p})" for p in (*TOKEN_SHAPES, *self.patterns)))
+        self._shapes_min = min_width(self._shapes)  # a shorter string holds no token shape
         self._header_memo: dict[str, bool] = {}
+        self._header_kind_memo: dict[str, int] = {}
         self._field_memo: dict[str, bool] = {}
         self._string_only_memo: dict[str, bool] = {}
+        self._member_memo: dict[str, int] = {}
+        self._clean_text: dict[str, None] = {}  # strings text() returns unchanged (no secret in them)
+        self._clean_url: dict[str, None] = {}  # the same for url()
         self.count = 0  # values redacted so far
 
     def __repr__(self) -> str:  # never show the key
@@ -251,11 +281,16 @@ class Redactor:
     def header_value(self, name: str, value: str) -> str:
         if not self.enabled or not value:
             return value
+        kind = self._header_kind_memo.get(name)
+        if kind is None:
+            kind = self._memo(self._header_kind_memo, name, self._header_kind)
+        if kind == _H_TEXT:
+            return self.text(value)
+        if kind == _H_VERBATIM:
+            return value
+        if kind == _H_URL:
+            return self.url(value)
         n = norm(name)
-        if not self.is_secret_header(name):
-            if n in URL_HEADERS:
-                return self.url(value)
-            return value if n in VERBATIM_HEADERS else self.text(value)
         if n in ("authorization", "proxyauthorization"):
             scheme, sp, cred = value.partition(" ")
             if sp and cred.strip():
@@ -268,6 +303,15 @@ class Redactor:
             return self._cookie_pair(first) + (sep + attrs if sep else "")
         return self.marker(value)
 
+    def _header_kind(self, name: str) -> int:
+        """What :meth:`header_value` does with a value of header ``name`` (remembered per name)."""
+        n = norm(name)
+        if not self.is_secret_header(name):
+            if n in URL_HEADERS:
+                return _H_URL
+            return _H_VERBATIM if n in VERBATIM_HEADERS else _H_TEXT
+        return _H_SECRET
+
     def _cookie_pair(self, pair: str) -> str:
         name, eq, val = pair.strip().partition("=")
         if not eq:
@@ -275,7 +319,18 @@ class Redactor:
         return f"{name}={self.marker(val)}" if val else f"{name}="
 
     def headers(self, pairs: Iterable[tuple[str, str]]) -> list[list[str]]:
-        return [[n, self.header_value(n, v)] for n, v in pairs]
+        if not self.enabled:
+            return [[n, v] for n, v in pairs]
+        kinds, clean = self._header_kind_memo, self._clean_text
+        out = []
+        for n, v in pairs:
+            kind = kinds.get(n)
+            # what header_value answers at once for a known header name: kept as it is
+            if kind == _H_VERBATIM or (kind == _H_TEXT and v in clean) or not v:
+                out.append([n, v])
+            else:
+                out.append([n, self.header_value(n, v)])
+        return out
 
     # -- URLs and forms ---------------------------------------------------------------
     def query(self, query: str) -> str:
@@ -310,6 +365,17 @@ class Redactor:
     def url(self, url: str) -> str:
         if not self.enabled or not url:
             return url
+        clean = self._clean_url
+        if url in clean:  # seen before, and nothing in it was redacted (the rules are pure)
+            return url
+        out = self._url(url)
+        if len(url) <= TEXT_MEMO_LEN and out == url:
+            if len(clean) >= TEXT_MEMO:
+                clean.clear()
+            clean[url] = None
+        return out
+
+    def _url(self, url: str) -> str:
         base, q, rest = url.partition("?")
         query, hsh, frag = rest.partition("#")
         scheme, sep, after = base.partition("://")
@@ -329,7 +395,66 @@ class Redactor:
         secret, and recording must stay cheap).  The input is never modified."""
         if not self.enabled:
             return obj
+        if isinstance(obj, (dict, list)):
+            return self._walk_rec(obj, 0)
         return self._walk(obj)
+
+    def _member_kind(self, name: str) -> int:
+        """:data:`_M_SECRET` / :data:`_M_STRING_ONLY` bits of a member name (as :meth:`_value` decides)."""
+        return (_M_SECRET if self.is_secret_field(name) else 0) | (_M_STRING_ONLY if _string_only_rule(name) else 0)
+
+    def _walk_rec(self, obj: dict[Any, Any] | list[Any], depth: int) -> Any:
+        """:meth:`_walk` of a container, recursively while shallow (the common case, and faster):
+        the same result, copy on write alike.  Deeper containers go to the iterative walk."""
+        copy: Any = None
+        clean = self._clean_text
+        if isinstance(obj, dict):
+            kinds = self._member_memo
+            for k, v in obj.items():
+                if isinstance(k, str):
+                    kind = kinds.get(k)
+                    if kind is None:
+                        kind = self._memo(kinds, k, self._member_kind)  # type: ignore[arg-type]
+                    if kind:
+                        nv = self._value(k, v)
+                        if nv is not v:
+                            if copy is None:
+                                copy = dict(obj)
+                            copy[k] = nv
+                            continue
+                if isinstance(v, str):
+                    if not v or v in clean:  # nothing to redact (what text() answers at once)
+                        continue
+                    nv = self.text(v)
+                    if nv == v:
+                        continue
+                elif isinstance(v, (dict, list)):
+                    nv = self._walk_rec(v, depth + 1) if depth < _RECURSE_DEPTH else self._walk(v)
+                    if nv is v:
+                        continue
+                else:
+                    continue
+                if copy is None:
+                    copy = dict(obj)
+                copy[k] = nv
+        else:
+            for i, v in enumerate(obj):
+                if isinstance(v, str):
+                    if not v or v in clean:
+                        continue
+                    nv = self.text(v)
+                    if nv == v:
+                        continue
+                elif isinstance(v, (dict, list)):
+                    nv = self._walk_rec(v, depth + 1) if depth < _RECURSE_DEPTH else self._walk(v)
+                    if nv is v:
+                        continue
+                else:
+                    continue
+                if copy is None:
+                    copy = list(obj)
+                copy[i] = nv
+        return obj if copy is None else copy
 
     def _value(self, key: str, v: Any) -> Any:
         """A member's value: a marker if the member is secret, else the value walked."""
@@ -391,6 +516,17 @@ class Redactor:
         ``Bearer``/``Basic``, and the well-known token shapes."""
         if not self.enabled or not text:
             return text
+        clean = self._clean_text
+        if text in clean:  # seen before, and nothing in it was redacted (the rules are pure)
+            return text
+        out = self._text(text)
+        if len(text) <= TEXT_MEMO_LEN and out == text:
+            if len(clean) >= TEXT_MEMO:
+                clean.clear()
+            clean[text] = None
+        return out
+
+    def _text(self, text: str) -> str:
         if "=" in text:
             text = self._TEXT_FORM.sub(self._form, text)
         if '"' in text:
@@ -415,6 +551,8 @@ class Redactor:
         return m.group(0)
 
     def _shapes_in(self, text: str) -> str:
+        if len(text) < self._shapes_min:  # too short for any match: the engine would give up at once too
+            return text
         return self._shapes.sub(lambda m: self.marker(m.group(0)), text)
 
 

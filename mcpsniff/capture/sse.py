@@ -94,8 +94,13 @@ class SseParser:
                 self._append(chunk[i:])
                 break
             end = lf if cr < 0 else cr if lf < 0 else min(cr, lf)
-            self._append(chunk[i:end])
-            self._line(out)
+            if self._buf or self._line_cut:  # the line began in an earlier chunk
+                self._append(chunk[i:end])
+                self._line(out)
+            elif end - i > self.max_line:  # what _append + _line do, without the copy through _buf
+                self._take(bytes(chunk[i : i + self.max_line]), True, out)
+            else:
+                self._take(bytes(chunk[i:end]), False, out)
             if chunk[end] == 0x0D:  # CR: swallow a following LF, even in the next chunk
                 if end + 1 < n:
                     i = end + 2 if chunk[end + 1] == 0x0A else end + 1
@@ -136,6 +141,10 @@ class SseParser:
         cut = self._line_cut
         self._buf.clear()
         self._line_cut = False
+        self._take(raw, cut, out)
+
+    def _take(self, raw: bytes, cut: bool, out: list[SseEvent]) -> None:
+        """One whole line (``cut``: it was longer than ``max_line``)."""
         if not raw and not cut:  # blank line: dispatch
             if self._seen:
                 out.append(self._make())

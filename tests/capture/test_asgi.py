@@ -748,3 +748,14 @@ def test_background_writer_counts_what_it_cannot_convert_and_what_comes_after_cl
     assert not w.submit({"v": 1}) and w.dropped == 1
     recs = lines(tmp_path / "w.jsonl")
     assert [r.get("note") for r in recs[:2]] == [None, "hello"] and recs[-1]["lost"]["not_converted"] == 1
+
+
+def test_reason_phrase_is_the_status_phrase_on_http1_only():
+    from http import HTTPStatus
+
+    from mcpsniff.capture.asgi import reason_phrase
+
+    for status in HTTPStatus:
+        assert reason_phrase(int(status), "HTTP/1.1") == status.phrase == reason_phrase(int(status), "HTTP/1.0")
+        assert reason_phrase(int(status), "HTTP/2.0") == ""
+    assert reason_phrase(299, "HTTP/1.1") == "" and reason_phrase(999, "HTTP/1.1") == ""

@@ -270,3 +270,123 @@ def test_settings_name_the_rules_not_the_key():
     s = r.settings()
     assert s["extra"] == ["x-tenant"] and s["patterns"] == [r"tenant-[0-9]{6}"] and s["enabled"] is True
     assert "secret-key" not in repr(s) and "secret-key" not in repr(r)
+
+
+# -- the speed-ups are exact: memoised answers, the recursive walk, the short-string bound ------------
+def _old_header_value(red: Redactor, name: str, value: str) -> str:
+    """header_value as it was before its per-name memo (the reference)."""
+    from mcpsniff.capture.redact import URL_HEADERS, VERBATIM_HEADERS, norm
+
+    if not value:
+        return value
+    n = norm(name)
+    if not red.is_secret_header(name):
+        if n in URL_HEADERS:
+            return red.url(value)
+        return value if n in VERBATIM_HEADERS else red._text(value)
+    return red.header_value(name, value)  # the secret branch is unchanged
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("Authorization", "Bearer abcdefgh12345678"), ("X-Api-Key", "k"), ("Referer", "https://h/p?token=abc"),
+     ("Mcp-Session-Id", "sk-proj-abcdefghijklmnopqrstuv"), ("User-Agent", "tool Bearer abcdefgh12345678"),
+     ("X-Note", 'a "password": "hunter22"'), ("X-Note", "plain"), ("Cookie", "a=1; b=2"), ("Set-Cookie", "s=v; Path=/")],
+)
+def test_header_value_with_memo_equals_the_rule(name, value):
+    red = Redactor(key=b"k")
+    for _ in range(3):  # first answer computed, later ones remembered
+        assert red.header_value(name, value) == _old_header_value(Redactor(key=b"k"), name, value)
+        assert red.header_value(name.lower(), value) == _old_header_value(Redactor(key=b"k"), name.lower(), value)
+
+
+def test_text_memo_keeps_only_clean_strings_and_is_bounded(monkeypatch):
+    from mcpsniff.capture import redact
+
+    red = Redactor()
+    secret = "see Bearer abcdefgh12345678 and token=s3cr3tvalue and sk-ant-abcdefghijklmnopqrstuvwx"
+    for _ in range(3):  # never remembered as clean: redacted every time
+        out = red.text(secret)
+        assert "abcdefgh12345678" not in out and "s3cr3tvalue" not in out and "sk-ant-" not in out
+    assert secret not in red._clean_text
+    assert red.text("hello world") == "hello world" and "hello world" in red._clean_text
+    assert red.text("hello world") == "hello world"
+    long = "x" * (redact.TEXT_MEMO_LEN + 1)
+    assert red.text(long) == long and long not in red._clean_text  # too long to remember
+    monkeypatch.setattr(redact, "TEXT_MEMO", 8)
+    for i in range(20):
+        assert red.text(f"clean {i}") == f"clean {i}"
+        assert len(red._clean_text) <= 8
+    # a clean string and a secret one that differ by a little: the memo answers only for the clean one
+    assert red.text("token abc") == "token abc"
+    assert red.text("token=abc") != "token=abc" and red.text("token=abc") != "token=abc"
+
+
+def test_recursive_walk_equals_the_iterative_walk():
+    import random
+
+    from mcpsniff.capture import redact
+
+    rnd = random.Random(12)
+    leaves = [None, True, False, 0, 7, -1.5, "", "plain", "Bearer abcdefgh12345678", "a=1&token=zzz",
+              "ghp_" + "a" * 36, '{"password": "x1"}', "<redacted:0123abcd>", [], {}]
+    names = ["a", "text", "password", "code", "api_key", "Authorization", "Cookie", "progressToken", "id", "params"]
+
+    def build(depth: int):
+        if depth <= 0 or rnd.random() < 0.3:
+            return rnd.choice(leaves)
+        if rnd.random() < 0.5:
+            return [build(depth - 1) for _ in range(rnd.randint(0, 4))]
+        return {rnd.choice(names): build(depth - 1) for _ in range(rnd.randint(0, 4))}
+
+    for i in range(400):
+        obj = build(6)
+        if i % 50 == 0:  # deeper than the recursion bound: the iterative walk takes over
+            for _ in range(redact._RECURSE_DEPTH + 20):
+                obj = {"k": [obj, "Bearer abcdefgh12345678"]}
+        before = json.dumps(obj)
+        a, b = Redactor(key=b"k"), Redactor(key=b"k")
+        fast, ref = a.json(obj), b._walk(obj)
+        assert fast == ref and json.dumps(fast) == json.dumps(ref)  # same values, same key order
+        assert (fast is obj) == (ref is obj)  # copy on write alike
+        assert a.count == b.count
+        assert json.dumps(obj) == before  # the input is never modified
+
+
+def test_short_strings_skip_the_token_shapes_only_when_no_shape_can_match():
+    from mcpsniff.capture.redact import TOKEN_SHAPES, min_width
+
+    red = Redactor()
+    assert red._shapes_min > 0
+    for shape in TOKEN_SHAPES:  # every shape's own shortest match is at least the bound
+        assert min_width(re.compile(shape)) >= red._shapes_min
+    shortest = "xoxb-" + "a" * 10  # a real match of exactly the smallest width
+    assert len(shortest) == red._shapes_min and MARK.fullmatch(red.text(shortest))
+    assert min_width(re.compile("a*")) == 0
+    custom = Redactor(patterns=["X"])  # a one-character pattern: the bound follows it
+    assert custom._shapes_min == 1 and MARK.fullmatch(custom.text("X"))
+
+
+def test_headers_fast_path_equals_header_value_pair_by_pair():
+    pairs = [("Host", "h:1"), ("User-Agent", "ua/1"), ("User-Agent", "ua Bearer abcdefgh12345678"), ("X-Empty", ""),
+             ("Authorization", "Bearer abcdefgh12345678"), ("Mcp-Session-Id", "ghp_" + "a" * 36), ("X-Note", "plain"),
+             ("Location", "https://h/cb?code=xyz"), ("Cookie", "")]
+    red, ref = Redactor(key=b"k"), Redactor(key=b"k")
+    for _ in range(3):  # cold, then with every kind and clean value remembered
+        assert red.headers(pairs) == [[n, ref.header_value(n, v)] for n, v in pairs]
+    assert red.count == ref.count
+    assert Redactor(enabled=False).headers(pairs) == [[n, v] for n, v in pairs]
+
+
+def test_url_memo_is_its_own_and_keeps_only_clean_urls():
+    red = Redactor()
+    u = "https://h.example/mcp/aB3dE5fG7hJ9kL1mN3pQ5rS7tU9"  # a credential-looking path segment: a URL secret only
+    assert red.text(u) == u and u in red._clean_text  # clean as text ...
+    for _ in range(2):
+        assert MARK.search(red.url(u)) and "aB3dE5fG7hJ9kL1mN3pQ5rS7tU9" not in red.url(u)  # ... not as a URL
+    assert u not in red._clean_url
+    q = "https://h.example/mcp?session_id=abc&token=t0ps3cret"
+    for _ in range(2):
+        assert "t0ps3cret" not in red.url(q) and "session_id=abc" in red.url(q)
+    plain = "http://127.0.0.1:8000/mcp"
+    assert red.url(plain) == plain and plain in red._clean_url and red.url(plain) == plain

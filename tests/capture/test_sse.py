@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -119,6 +120,20 @@ def test_overlong_line_is_cut_and_marked():
     evs = p.feed(b"data: " + b"x" * 100 + b"\n\n" + b"data: short\n\n")
     assert evs[0].cut and evs[0].truncated and len(evs[0].data) == 10
     assert evs[1].data == "short" and not evs[1].truncated
+
+
+@pytest.mark.parametrize("size", [15, 16, 17, 40])
+def test_overlong_line_is_cut_alike_whole_split_and_byte_by_byte(size):
+    """A line the chunk holds whole takes a shorter path than one that began in an earlier chunk:
+    both cut at max_line and mark the event the same way."""
+    data = b"data: " + b"y" * (size - 6) + b"\r\nid: zz\n\ndata: ok\r\r"  # a first line of `size` bytes
+    whole = SseParser(max_line=16)
+    evs = whole.feed(data) + whole.flush()
+    for step in (1, 3, 7):
+        p = SseParser(max_line=16)
+        split = [e for i in range(0, len(data), step) for e in p.feed(data[i : i + step])] + p.flush()
+        assert split == evs
+    assert [e.cut for e in evs] == [size > 16, False] and evs[-1].data == "ok"
 
 
 # -- property: any split of a valid stream gives the same events as feeding it whole ------------
