@@ -53,8 +53,13 @@ class Pseudonyms:
     def __init__(self, ids: list[str], raw: bool = False):
         self.raw = raw
         self.map = {} if raw else {sid: f"session-{letters(i)}" for i, sid in enumerate(ids)}
-        long_ids = sorted((s for s in self.map if len(s) >= MIN_SCRUB_LEN), key=len, reverse=True)
-        self._rx = re.compile("|".join(map(re.escape, long_ids))) if long_ids else None
+        # free text: every run of the characters ids are made of is searched for ids, leftmost and
+        # longest first (what one alternation of all ids would do, without compiling one: a capture
+        # can hold hundreds of thousands of ids)
+        self._long = {s for s in self.map if len(s) >= MIN_SCRUB_LEN}
+        self._lengths = sorted({len(s) for s in self._long}, reverse=True)
+        chars = "".join(sorted(set().union(*self._long))) if self._long else ""
+        self._rx = re.compile(f"[{''.join(map(re.escape, chars))}]{{{MIN_SCRUB_LEN},}}") if chars else None
 
     def name(self, sid: Any) -> str | None:
         if sid is None or (isinstance(sid, float) and sid != sid):
@@ -66,7 +71,20 @@ class Pseudonyms:
             return self.map[s]
         if self._rx is None:
             return s
-        return self._rx.sub(lambda m: self.map[m.group(0)], s)
+        return self._rx.sub(self._ids_in, s)
+
+    def _ids_in(self, m: re.Match[str]) -> str:
+        run, out, p = m.group(0), [], 0
+        while p < len(run):
+            for n in self._lengths:
+                if run[p:p + n] in self._long:
+                    out.append(self.map[run[p:p + n]])
+                    p += n
+                    break
+            else:
+                out.append(run[p])
+                p += 1
+        return "".join(out)
 
     def scrub(self, obj: Any) -> Any:
         """A copy of ``obj`` (dicts, lists, strings) with every session id replaced."""
@@ -117,34 +135,9 @@ def _step(r: dict[str, Any], ids: Pseudonyms) -> dict[str, Any]:
     }
 
 
-def _select(steps: list[dict[str, Any]], quota: int) -> list[dict[str, Any]]:
-    """The first ``quota`` steps of a plane, always including its first error; gaps say what is left out."""
-    if len(steps) <= quota:
-        return steps
-    idx = list(range(quota))
-    first_err = next((i for i, s in enumerate(steps) if s["mark"] == "error"), None)
-    if first_err is not None and first_err >= quota:
-        idx = list(range(max(quota - 1, 1))) + [first_err]
-    out: list[dict[str, Any]] = []
-    prev = -1
-    for i in idx + [len(steps)]:
-        if i > prev + 1:
-            skipped = steps[prev + 1 : i]
-            out.append(
-                {
-                    "kind": "gap",
-                    "plane": skipped[0]["plane"],
-                    "time": skipped[0]["time"],
-                    "steps": len(skipped),
-                    "requests": sum(s["count"] for s in skipped),
-                    "errors": sum(s["count"] for s in skipped if s["mark"] == "error"),
-                    "_t": skipped[0]["_t"],
-                }
-            )
-        if i < len(steps):
-            out.append(steps[i])
-        prev = i
-    return out
+def _gap(g: dict[str, Any]) -> dict[str, Any]:
+    return {"kind": "gap", "plane": g["plane"], "time": iso(g["t"]), "steps": g["steps"], "requests": g["requests"],
+            "errors": g["errors"], "_t": float(g["t"])}
 
 
 def sequence(a: Analysis, doc: dict[str, Any], ids: Pseudonyms) -> dict[str, Any]:
@@ -164,14 +157,11 @@ def sequence(a: Analysis, doc: dict[str, Any], ids: Pseudonyms) -> dict[str, Any
         for u in shown
     ]
     error_where = [f"({f.where})" for f in a.findings if is_client_error(f) and f.plane in shown]
-    runs = a.model.runs(shown, " OR ".join(error_where) or None)
-    per_plane: dict[str, list[dict[str, Any]]] = {u: [] for u in shown}
-    for r in runs:
-        per_plane[r["plane"]].append(_step(r, ids))
     quota = max(4, DETAIL["steps"] // max(len(shown), 1))
-    steps: list[dict[str, Any]] = []
-    for u in shown:
-        steps += _select(per_plane[u], quota)
+    per_plane: dict[str, list[dict[str, Any]]] = {u: [] for u in shown}
+    for r in a.model.runs(shown, " OR ".join(error_where) or None, quota):
+        per_plane[r["plane"]].append(_step(r, ids) if r["kind"] == "run" else _gap(r))
+    steps = [s for u in shown for s in per_plane[u]]
     steps.sort(key=lambda s: s["_t"])
     for s in steps:
         del s["_t"]
@@ -181,8 +171,6 @@ def sequence(a: Analysis, doc: dict[str, Any], ids: Pseudonyms) -> dict[str, Any
         if is_client_error(f) and f["plane"] in per_plane
     ]
     hidden = [p for p in order if p not in per_plane]
-    total_steps = sum(len(v) for v in per_plane.values())
-    shown_steps = sum(1 for s in steps if s["kind"] == "request")
     return {
         "participants": participants,
         "server": {"alias": SERVER, "endpoints": a.model.endpoint_count()},
@@ -191,7 +179,7 @@ def sequence(a: Analysis, doc: dict[str, Any], ids: Pseudonyms) -> dict[str, Any
         "omitted": {
             "planes": len(hidden),
             "plane_requests": int(sum(by_ua[p]["requests"] for p in hidden)),
-            "steps": total_steps - shown_steps,
+            "steps": sum(s["steps"] for s in steps if s["kind"] == "gap"),
             "requests": int(sum(s["requests"] for s in steps if s["kind"] == "gap")),
         },
     }

@@ -268,40 +268,61 @@ class Model:
             })
         return out
 
-    def runs(self, planes: list[str], marked: str | None) -> list[dict[str, Any]]:
-        """One entry per run of consecutive identical MCP requests of each plane in ``planes``.
+    def runs(self, planes: list[str], marked: str | None, keep: int) -> list[dict[str, Any]]:
+        """Runs of consecutive identical MCP requests of each plane in ``planes``, at most about
+        ``keep`` per plane (always its first ``error`` run), the runs left out summed up as gaps.
 
         Identical = same HTTP method, JSON-RPC method, session id, session-header state
         (``sent`` / ``missing`` = dropped / ``""``), mark (``error`` where the predicate ``marked``
-        holds, else ``ok``) and issued session id. Keys: plane, t, http_method, method, session,
-        header, mark, issued, count, statuses (dict)."""
+        holds, else ``ok``) and issued session id. A plane with more than ``keep`` runs keeps its
+        first ``keep`` -- or, when its first error run comes later, its first ``keep - 1`` and that
+        one. Per plane in order, each entry is a run (kind "run": plane, t, http_method, method,
+        session, header, mark, issued, count, statuses) or a gap (kind "gap": plane, t of its first
+        run, steps = runs left out, requests, errors = requests in error runs). Counted in SQL:
+        a capture of a million runs hands over a few dozen rows."""
         if not planes:
             return []
         plist = ", ".join(quote(p) for p in planes)
         mark = f"CASE WHEN {marked} THEN 'error' ELSE 'ok' END" if marked else "'ok'"
+        keep, prefix = int(keep), max(int(keep) - 1, 1)
+        header = "CASE WHEN req_sid IS NOT NULL THEN 'sent' WHEN echo = 'dropped' THEN 'missing' ELSE '' END"
+        issued = f"CASE WHEN rpc_method = 'initialize' AND {self.OK} AND resp_sid IS NOT NULL THEN resp_sid END"
+        # the runs are found on narrow rows (position, plane, key); what a run shows is read afterwards
+        # from its first exchange, for the few runs kept
         rows = self.rows(f"""
             WITH r AS (
-              SELECT pos, plane, t_req, http_method, rpc_method AS method, req_sid AS session,
-                     CASE WHEN req_sid IS NOT NULL THEN 'sent' WHEN echo = 'dropped' THEN 'missing' ELSE '' END AS header,
-                     {mark} AS mark,
-                     CASE WHEN rpc_method = 'initialize' AND {self.OK} AND resp_sid IS NOT NULL THEN resp_sid END AS issued,
-                     status
+              SELECT pos, plane, {mark} AS mark, status,
+                     coalesce(http_method, '') || chr(31) || coalesce(rpc_method, '') || chr(31) || coalesce(req_sid, '') || chr(31)
+                     || {header} || chr(31) || {mark} || chr(31) || coalesce({issued}, '') AS key
               FROM m WHERE {self.MCP} AND plane IN ({plist})),
-            k AS (
-              SELECT *, coalesce(http_method, '') || chr(31) || coalesce(method, '') || chr(31) || coalesce(session, '') || chr(31)
-                        || header || chr(31) || mark || chr(31) || coalesce(issued, '') AS key FROM r),
-            s AS (SELECT *, CASE WHEN key IS DISTINCT FROM lag(key) OVER (PARTITION BY plane ORDER BY pos) THEN 1 ELSE 0 END AS new FROM k),
-            g AS (SELECT *, sum(new) OVER (PARTITION BY plane ORDER BY pos) AS run FROM s)
-            SELECT plane, run, min(pos) AS first, arg_min(t_req, pos), arg_min(http_method, pos), arg_min(method, pos),
-                   arg_min(session, pos), arg_min(header, pos), arg_min(mark, pos), arg_min(issued, pos), count(*),
-                   list(status ORDER BY pos)
-            FROM g GROUP BY plane, run ORDER BY first""")
+            s AS (SELECT *, CASE WHEN key IS DISTINCT FROM lag(key) OVER (PARTITION BY plane ORDER BY pos) THEN 1 ELSE 0 END AS new FROM r),
+            g AS (SELECT pos, plane, mark, status, sum(new) OVER (PARTITION BY plane ORDER BY pos) - 1 AS i FROM s),
+            runs AS (SELECT plane, i, min(pos) AS first, any_value(mark) AS mark, count(*) AS n, histogram(status) AS statuses
+                     FROM g GROUP BY plane, i),
+            p AS (SELECT plane, count(*) AS n_runs, min(i) FILTER (mark = 'error') AS fe FROM runs GROUP BY plane),
+            c AS (
+              SELECT runs.*, p.fe, CASE WHEN p.n_runs <= {keep} THEN true
+                                        WHEN p.fe >= {keep} THEN i < {prefix} OR i = p.fe
+                                        ELSE i < {keep} END AS kept
+              FROM runs JOIN p USING (plane))
+            SELECT 'run' AS kind, plane, i, first, n, statuses, NULL AS steps, NULL AS errors FROM c WHERE kept
+            UNION ALL
+            SELECT 'gap', plane, min(i), min(first), sum(n), NULL, count(*), coalesce(sum(n) FILTER (mark = 'error'), 0)
+            FROM c WHERE NOT kept GROUP BY plane, CASE WHEN fe >= {keep} AND i < fe THEN 1 ELSE 2 END
+            ORDER BY plane, i""")
+        if not rows:
+            return []
+        firsts = ", ".join(str(int(r[3])) for r in rows)
+        shown = {pos: rest for pos, *rest in self.rows(
+            f"SELECT pos, t_req, http_method, rpc_method, req_sid, {header}, {mark}, {issued} FROM m WHERE pos IN ({firsts})")}
         out = []
-        for plane, _, _, t, http_method, method, session, header, mark_, issued, n, statuses in rows:
-            counts: dict[int, int] = {}
-            for s in statuses:
-                counts[s] = counts.get(s, 0) + 1
-            out.append({"plane": plane, "t": t, "http_method": http_method, "method": method, "session": session,
-                        "header": header, "mark": mark_, "issued": issued, "count": n,
-                        "statuses": {_status_key(s): counts[s] for s in sorted(counts)}})
+        for kind, plane, _, first, n, statuses, steps, errors in rows:
+            t, http_method, method, session, header_, mark_, issued_ = shown[first]
+            if kind == "gap":
+                out.append({"kind": "gap", "plane": plane, "t": t, "steps": int(steps), "requests": int(n), "errors": int(errors)})
+                continue
+            counts = dict(statuses)
+            out.append({"kind": "run", "plane": plane, "t": t, "http_method": http_method, "method": method, "session": session,
+                        "header": header_, "mark": mark_, "issued": issued_, "count": n,
+                        "statuses": {_status_key(st): counts[st] for st in sorted(counts)}})
         return out

@@ -338,3 +338,32 @@ def test_many_planes_with_huge_user_agents_fold_down(tmp_path):
 def test_hard_cut_when_nothing_fits(seed):
     text, _ = fit(analyze([str(seed)]), budget=500)
     assert len(text) <= 500 and text.rstrip().endswith("for everything.")
+
+
+def test_pseudonyms_scrub_text_as_one_alternation_of_all_ids_would():
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    alphabet = "ab1-_.:/"
+    # ids of scrubbable length, some the prefix or suffix of another (longest first must win)
+    ids_st = st.lists(st.text(alphabet, min_size=6, max_size=12), min_size=1, max_size=6, unique=True).flatmap(
+        lambda base: st.lists(st.sampled_from(base).flatmap(
+            lambda b: st.sampled_from([b, b + "ab", "1-" + b, b[: max(len(b) - 2, 1)]])), max_size=10).map(
+            lambda more: list(dict.fromkeys(base + more))))
+
+    @settings(max_examples=300, deadline=None)
+    @given(ids_st, st.lists(st.one_of(st.text(alphabet + " ,x", max_size=6), st.sampled_from(["<", ">"])), max_size=12),
+           st.data())
+    def check(ids, pieces, data):
+        ps = rep.Pseudonyms(ids)
+        # text built from pieces and some of the ids, glued without separators too
+        parts = [data.draw(st.sampled_from(ids)) if ids and data.draw(st.booleans()) else p for p in pieces]
+        text = "".join(parts)
+        long_ids = sorted((s for s in ps.map if len(s) >= rep.MIN_SCRUB_LEN), key=len, reverse=True)
+        expected = text if text in ps.map else (
+            re.sub("|".join(map(re.escape, long_ids)), lambda m: ps.map[m.group(0)], text) if long_ids else text)
+        if text in ps.map:
+            expected = ps.map[text]
+        assert ps.text(text) == expected
+
+    check()

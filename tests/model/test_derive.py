@@ -98,3 +98,27 @@ def test_rows_in_file_order_are_put_beside_their_facts_and_rows_out_of_order_are
         derive_mod._beside = real
     assert calls == [True, False]  # beside by position; out of step, so joined instead
     assert _m_rows(again) == _m_rows(back) == _m_rows(in_order)
+
+
+def test_runs_keep_the_first_few_and_the_first_error_and_sum_up_the_rest():
+    s = Scenario()
+    s.initialize(A, sid="a-1")  # run 0
+    for k in range(1, 10):  # runs 1..9: alternating methods, run 7 is the first "error"
+        method = "resources/read" if k == 7 else ("tools/list" if k % 2 else "tools/call")
+        s.request(A, method, sid="a-1")
+        s.request(A, method, sid="a-1")
+    m = model.from_records(s.records)
+    got = m.runs([A], "rpc_method = 'resources/read'", keep=4)
+    assert [(r["kind"], r.get("method"), r.get("mark"), r.get("count"), r.get("steps"), r.get("errors")) for r in got] == [
+        ("run", "initialize", "ok", 1, None, None),
+        ("run", "tools/list", "ok", 2, None, None),
+        ("run", "tools/call", "ok", 2, None, None),
+        ("gap", None, None, None, 4, 0),  # runs 3-6 left out
+        ("run", "resources/read", "error", 2, None, None),
+        ("gap", None, None, None, 2, 0),  # runs 8-9
+    ]
+    assert [r["requests"] for r in got if r["kind"] == "gap"] == [8, 4]
+    # few enough runs: all of them, no gap
+    assert [r["kind"] for r in m.runs([A], None, keep=10)] == ["run"] * 10
+    # no error: the first `keep`, one gap
+    assert [r["kind"] for r in m.runs([A], None, keep=4)] == ["run"] * 4 + ["gap"]
