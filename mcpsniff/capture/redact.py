@@ -151,6 +151,19 @@ def min_width(pattern: re.Pattern[str]) -> int:
         return 0
 
 
+def _memo_clean(clean: dict[str, None], s: str, rules: Callable[[str], str]) -> str:
+    """``rules(s)``, remembering short strings the rules leave unchanged (the rules are pure, and a
+    string in which anything was redacted is never remembered); the memory is emptied when full."""
+    if s in clean:
+        return s
+    out = rules(s)
+    if len(s) <= TEXT_MEMO_LEN and out == s:
+        if len(clean) >= TEXT_MEMO:
+            clean.clear()
+        clean[s] = None
+    return out
+
+
 def parse_extra(spec: str | Iterable[str] | None) -> list[str]:
     """Extra names from a comma-separated string (or an iterable); ValueError when malformed."""
     if spec is None:
@@ -365,15 +378,7 @@ class Redactor:
     def url(self, url: str) -> str:
         if not self.enabled or not url:
             return url
-        clean = self._clean_url
-        if url in clean:  # seen before, and nothing in it was redacted (the rules are pure)
-            return url
-        out = self._url(url)
-        if len(url) <= TEXT_MEMO_LEN and out == url:
-            if len(clean) >= TEXT_MEMO:
-                clean.clear()
-            clean[url] = None
-        return out
+        return _memo_clean(self._clean_url, url, self._url)
 
     def _url(self, url: str) -> str:
         base, q, rest = url.partition("?")
@@ -516,15 +521,7 @@ class Redactor:
         ``Bearer``/``Basic``, and the well-known token shapes."""
         if not self.enabled or not text:
             return text
-        clean = self._clean_text
-        if text in clean:  # seen before, and nothing in it was redacted (the rules are pure)
-            return text
-        out = self._text(text)
-        if len(text) <= TEXT_MEMO_LEN and out == text:
-            if len(clean) >= TEXT_MEMO:
-                clean.clear()
-            clean[text] = None
-        return out
+        return _memo_clean(self._clean_text, text, self._text)
 
     def _text(self, text: str) -> str:
         if "=" in text:
