@@ -19,8 +19,10 @@ echo      for each follow-up: "echoed" (an id issued to this plane), "dropped" (
 
 URL-level facts (endpoint keys, redirect targets, announced legacy endpoints, host:port) are
 worked out in Python once per distinct URL with the same functions the capture uses
-(:func:`mcpsniff.mcp.endpoint_key`); everything per exchange is SQL over the exchanges (``u``, numbered by time),
-which this turns into ``m``.
+(:func:`mcpsniff.mcp.endpoint_key`); everything per exchange is SQL over the exchanges (``u``), which this turns into ``m``.
+
+Every step over all exchanges is a scan, a sort or an ASOF join (DuckDB spills those); no hash
+table or window holds every exchange at once, which DuckDB could not always spill.
 """
 
 from __future__ import annotations
@@ -73,8 +75,9 @@ def _announced(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
 
 
 def derive(con: duckdb.DuckDBPyConnection, parts: list[tuple[str, bool]] | None = None) -> None:
-    """Turn ``u`` into ``m`` (numbered by time: ``pos``) (with pos, plane, endpoint, era, follow_up, echo,
-    scope_sid, sid_issued_to, neg_version) and build ``sessions`` (sid, plane, endpoint, t, version, pos).
+    """Turn ``u`` into ``m`` (adding pos -- the position by time, file order breaking ties -- plane,
+    endpoint, era, follow_up, echo, scope_sid, sid_issued_to, neg_version) and build ``sessions``
+    (sid, plane, endpoint, t, version, pos).
 
     Only ``base`` and ``m`` read the wide exchange rows; the steps between work on narrow tables.
     ``parts`` are the SELECTs that make up ``u`` (see :func:`assemble`); None: ``u`` as one part."""
