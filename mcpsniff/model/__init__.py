@@ -21,17 +21,15 @@ from ..load.inputs import PARQUET, expand
 from .derive import derive
 from .model import ECHO_CLASSES, Model
 from .rows import chunk_frame, row_of
-from .store import FAST_MIN_BYTES, MEMORY_LIMIT, Store
+from .store import FAST_MIN_BYTES, Store
 
 
 @contextlib.contextmanager
-def engine_limits(memory_limit: str | None = None) -> Iterator[None]:
-    """DuckDB running out of memory or spill space becomes one line saying what to change."""
+def engine_limits() -> Iterator[None]:
+    """DuckDB running out of spill space becomes one line saying where (running out of memory is
+    turned into one line by the Store's connection, which knows how far the limit grew)."""
     try:
         yield
-    except duckdb.OutOfMemoryException:  # outside a Store's connection, which says more itself
-        raise ResourceError(f"the capture did not fit in DuckDB's memory limit of {memory_limit or MEMORY_LIMIT}: "
-                            "set MCPSNIFF_MEMORY_LIMIT higher (e.g. MCPSNIFF_MEMORY_LIMIT=1GB)") from None
     except duckdb.IOException as e:
         if "No space left" not in str(e) and "Could not write" not in str(e):
             raise
@@ -55,7 +53,7 @@ def build(
 
     ``progress`` is told how many exchanges were read so far, ``on_bytes`` how many bytes of all
     inputs together (both now and then, while reading)."""
-    with engine_limits(memory_limit):
+    with engine_limits():
         return _build(list(names), strict, on_problem, progress, memory_limit, on_bytes)
 
 
