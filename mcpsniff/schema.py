@@ -292,7 +292,7 @@ def _check_body(b: Any, where: str) -> None:
         return
     if not isinstance(b, dict):
         raise SchemaError(f"'{where}' is not an object")
-    if "size" in b:
+    if b.get("size") is not None:  # null reads as unknown, like -1
         _need(bad_size(b["size"]), f"{where}.size")
     for k in ("truncated", "batch"):
         if b.get(k) is not None and type(b[k]) is not bool:

@@ -25,7 +25,10 @@ def _clean(obj: Any, depth: int = 0) -> Any:
             obj.encode("utf-8")
             return obj
         except UnicodeEncodeError:
-            return obj.encode("utf-8", "surrogatepass").decode("utf-8", "backslashreplace")
+            try:  # bytes a decoder kept with surrogateescape come back as themselves: \xa9
+                return obj.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+            except UnicodeEncodeError:  # other lone surrogates as their UTF-8 form: \xed\xa0\x80
+                return obj.encode("utf-8", "surrogatepass").decode("utf-8", "backslashreplace")
     if isinstance(obj, bool) or obj is None:
         return obj
     if isinstance(obj, int):
@@ -39,6 +42,17 @@ def _clean(obj: Any, depth: int = 0) -> Any:
     if isinstance(obj, (list, tuple)):
         return [_clean(v, depth + 1) for v in obj]
     return str(obj)
+
+
+def storable(obj: Any) -> Any:
+    """``obj`` as the writer stores it: itself when orjson can write it, else the cleaned copy.
+    Readers of other formats (flow files: mitmproxy keeps undecodable header bytes as lone
+    surrogates) pass their records through it, so every input reaches the table as a capture would."""
+    try:
+        orjson.dumps(obj)
+        return obj
+    except TypeError:
+        return _clean(obj)
 
 
 def _dumps(obj: Any) -> bytes:

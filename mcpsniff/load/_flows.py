@@ -10,6 +10,7 @@ from typing import Any, Iterator
 
 from ..capture.convert import exchange_record
 from ..capture.redact import Redactor
+from ..capture.writer import storable
 from .base import Reading
 
 
@@ -17,7 +18,7 @@ def flow_records(r: Reading, flows: Iterator[tuple[int, Any]]) -> Iterator[tuple
     redactor = Redactor()  # secrets in imported files are redacted too, keyed per input
     for idx, flow in flows:
         try:
-            rec = exchange_record(flow, redactor=redactor)
+            rec = storable(exchange_record(flow, redactor=redactor))
         except Exception as e:  # noqa: BLE001 - any damaged flow is reported, never a traceback
             r.problem(idx, f"unusable flow ({type(e).__name__}: {e})")
             continue

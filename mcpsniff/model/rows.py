@@ -194,6 +194,11 @@ def _check_events(events: Any) -> None:
             raise _Invalid
 
 
+def _unknown_size(size: Any) -> Any:
+    """A body size with null (or none) read as unknown: -1."""
+    return -1 if size is None else size
+
+
 def _checked(problem: str | None, where: str) -> None:
     if problem is not None:
         raise SchemaError(f"'{where}' {problem}")
@@ -311,7 +316,7 @@ def row_of(r: dict[str, Any], src: int, line: int) -> tuple:
             if res is not None:
                 neg_pv = _str_or_none(res.get("protocolVersion"))
         get_responses = _count_stream_responses(sse) if http_method == "GET" and sse else 0
-        resp_size, resp_trunc, n_events = rb.get("size", -1), _flag(rb.get("truncated"), "resp.body.truncated"), len(sse)
+        resp_size, resp_trunc, n_events = _unknown_size(rb.get("size")), _flag(rb.get("truncated"), "resp.body.truncated"), len(sse)
         _checked(bad_size(resp_size), "resp.body.size")
         resp_sid_n = min(resp_sid_n, 99)
     else:

@@ -7,6 +7,7 @@ import io
 import json
 
 import orjson
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from mitmproxy.addons.savehar import SaveHar
@@ -98,6 +99,22 @@ def test_imported_secrets_are_redacted(tmp_path):
     assert b"sk-live-SECRET123" not in blob
     markers = {dict((n.lower(), v) for n, v in r["req"]["headers"])["authorization"] for r in recs}
     assert len(markers) == 1 and markers.pop().startswith("Bearer <redacted:")  # same secret, same marker
+
+
+def test_undecodable_url_bytes_in_a_flow_file_are_escaped_not_fatal(tmp_path):
+    """mitmproxy decodes a request's scheme, host and path with surrogateescape, so bytes that are
+    not UTF-8 become lone surrogates: the flow reader escapes them as \\xNN like the capture writer
+    does (the fuzzer found a damaged scheme crashing the table insert)."""
+    flows = seed_flows()
+    flows[1].request.scheme = "\udca9ttp"  # what mitmproxy makes of the bytes b"\xa9ttp"
+    p = tmp_path / "cap.flow"
+    write_flow_file(p, flows)
+    recs = [r for _, r in load.read(Reading(str(p), pytest.fail))]
+    assert recs[1]["req"]["url"].startswith("\\xa9ttp://")
+    r = runner.invoke(app, ["analyze", str(p), "-f", "json", "--fail-on", "never"])
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.stdout)
+    assert doc["capture"]["exchanges"] == 5 and doc["problems"] == []
 
 
 def test_damaged_flow_file_keeps_what_was_read(tmp_path):

@@ -143,3 +143,21 @@ def test_evidence_lines_are_file_lines_on_the_fast_path(tmp_path, monkeypatch):
     assert fast_doc == careful_doc
     sources = [e["source"] for f in fast_doc["findings"] for e in f["evidence"]]
     assert sources and all(s.startswith(f"{seed}:") for s in sources)
+
+
+def test_a_null_body_size_reads_as_unknown_in_both_readers(tmp_path):
+    """null and -1 both say "size unknown": neither reader rejects the line (the fuzzer once found
+    the careful reader and schema.check_record disagreeing on it), and both keep the same rows."""
+    from mcpsniff.schema import check_record
+
+    lines = SAMPLES[-2].read_bytes().splitlines()
+    rec = json.loads(lines[3])
+    rec["req"]["body"]["size"] = None
+    rec["resp"]["body"]["size"] = None
+    check_record(rec)
+    p = tmp_path / "cap.jsonl"
+    p.write_bytes(b"\n".join(lines[:3] + [json.dumps(rec).encode()] + lines[4:]) + b"\n")
+    careful, fast = table(p, False), table(p, True)
+    assert careful == fast
+    size = [n for n, _ in COLUMNS].index("resp_size")
+    assert careful[2][size] == -1 and len(careful) == len(lines) - 1
