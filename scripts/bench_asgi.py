@@ -132,25 +132,33 @@ async def load(url: str, session: str | None, seconds: float, connections: int) 
     return len(latencies), latencies
 
 
-def server_cpu_ns(pid: int) -> int:
-    """CPU time the server process has used, all its threads (the writer thread too), in ns."""
-    total = 0
+def server_cpu_ns(pid: int) -> tuple[int, int]:
+    """CPU time the server process has used in ns: all its threads, and its threads other than the
+    main one (the event loop's); with the middleware, that is the writer thread."""
+    total = others = 0
     for task in Path(f"/proc/{pid}/task").iterdir():
         try:
-            total += int((task / "schedstat").read_text().split()[0])
+            ns = int((task / "schedstat").read_text().split()[0])
         except (OSError, ValueError, IndexError):
-            pass
-    return total
+            continue
+        total += ns
+        if task.name != str(pid):
+            others += ns
+    return total, others
 
 
-def measure(url: str, session: str | None, seconds: float, connections: int) -> tuple[float, float, float, float]:
-    """(requests/s, median latency ms, this process's CPU share, server CPU us per request) of one round."""
+def measure(url: str, session: str | None, seconds: float,
+            connections: int) -> tuple[float, float, float, float, float]:
+    """(requests/s, median latency ms, this process's CPU share, server CPU us per request, of which
+    threads other than the event loop's) of one round."""
     pid = peerlib.SERVER_PIDS[url]
-    cpu0, t0, s0 = time.process_time(), time.perf_counter(), server_cpu_ns(pid)
+    cpu0, t0, (s0, o0) = time.process_time(), time.perf_counter(), server_cpu_ns(pid)
     n, lat = asyncio.run(load(url, session, seconds, connections))
     wall = time.perf_counter() - t0
-    server_us = (server_cpu_ns(pid) - s0) / 1000 / max(n, 1)
-    return n / wall, statistics.median(lat) * 1000 if lat else float("nan"), (time.process_time() - cpu0) / wall, server_us
+    s1, o1 = server_cpu_ns(pid)
+    per = 1000 * max(n, 1)
+    return (n / wall, statistics.median(lat) * 1000 if lat else float("nan"), (time.process_time() - cpu0) / wall,
+            (s1 - s0) / per, (o1 - o0) / per)
 
 
 def run_pair(args: argparse.Namespace, tmp: Path, pair: int, cores: list[int], pin: bool) -> dict[str, list[tuple]]:
@@ -225,6 +233,7 @@ def main() -> None:
     print(f"{'requests/s per server core':28}{1e6 / med(a, 3):>9.0f}{1e6 / med(b, 3):>9.0f}{cpu[0]:>8.3f}   "
           f"({cpu[1]:.3f} .. {cpu[2]:.3f})")
     print(f"{'server CPU per request, us':28}{med(a, 3):>9.0f}{med(b, 3):>9.0f}")
+    print(f"{'  of which other threads, us':28}{med(a, 4):>9.0f}{med(b, 4):>9.0f}   (with the middleware: its writer thread)")
     print(f"{'p50 latency, ms':28}{med(a, 1):>9.2f}{med(b, 1):>9.2f}")
     print("per pair of server processes, ratio of requests/s and of requests/s per core: "
           + ", ".join(f"{x:.3f}/{y:.3f}" for x, y in per_pair))

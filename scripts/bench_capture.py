@@ -88,10 +88,10 @@ def start(argv: list[str], port: int, cpu: int | None) -> subprocess.Popen:
 
 def round_of(url: str, pid: int, session: str | None, seconds: float, connections: int) -> tuple[float, float]:
     """(requests/s, proxy CPU us per request) of one round."""
-    t0, c0 = time.perf_counter(), bench_asgi.server_cpu_ns(pid)
+    t0, c0 = time.perf_counter(), bench_asgi.server_cpu_ns(pid)[0]
     n, _ = asyncio.run(bench_asgi.load(url, session, seconds, connections))
     wall = time.perf_counter() - t0
-    return n / wall, (bench_asgi.server_cpu_ns(pid) - c0) / 1000 / max(n, 1)
+    return n / wall, (bench_asgi.server_cpu_ns(pid)[0] - c0) / 1000 / max(n, 1)
 
 
 def main() -> None:
