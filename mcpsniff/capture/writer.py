@@ -46,8 +46,9 @@ def _clean(obj: Any, depth: int = 0) -> Any:
 
 def storable(obj: Any) -> Any:
     """``obj`` as the writer stores it: itself when orjson can write it, else the cleaned copy.
-    Readers of other formats (flow files: mitmproxy keeps undecodable header bytes as lone
-    surrogates) pass their records through it, so every input reaches the table as a capture would."""
+    Readers of other formats pass their records through it (mitmproxy decodes a flow's scheme, host
+    and path with surrogateescape: bytes that are not UTF-8 become lone surrogates), so every input
+    reaches the table as a capture would."""
     try:
         orjson.dumps(obj)
         return obj
