@@ -427,39 +427,33 @@ class Redactor:
                                 copy = dict(obj)
                             copy[k] = nv
                             continue
-                if isinstance(v, str):
-                    if not v or v in clean:  # nothing to redact (what text() answers at once)
-                        continue
-                    nv = self.text(v)
-                    if nv == v:
-                        continue
-                elif isinstance(v, (dict, list)):
-                    nv = self._walk_rec(v, depth + 1) if depth < _RECURSE_DEPTH else self._walk(v)
-                    if nv is v:
-                        continue
-                else:
+                if (isinstance(v, str) and (not v or v in clean)) or not isinstance(v, (str, dict, list)):
+                    continue  # nothing to redact (what text() answers at once for a string)
+                nv = self._walk_value(v, depth)
+                if nv is v:
                     continue
                 if copy is None:
                     copy = dict(obj)
                 copy[k] = nv
         else:
             for i, v in enumerate(obj):
-                if isinstance(v, str):
-                    if not v or v in clean:
-                        continue
-                    nv = self.text(v)
-                    if nv == v:
-                        continue
-                elif isinstance(v, (dict, list)):
-                    nv = self._walk_rec(v, depth + 1) if depth < _RECURSE_DEPTH else self._walk(v)
-                    if nv is v:
-                        continue
-                else:
+                if (isinstance(v, str) and (not v or v in clean)) or not isinstance(v, (str, dict, list)):
+                    continue
+                nv = self._walk_value(v, depth)
+                if nv is v:
                     continue
                 if copy is None:
                     copy = list(obj)
                 copy[i] = nv
         return obj if copy is None else copy
+
+    def _walk_value(self, v: str | dict[Any, Any] | list[Any], depth: int) -> Any:
+        """One string or container met by :meth:`_walk_rec` at ``depth``: ``v`` itself when nothing
+        in it is redacted."""
+        if isinstance(v, str):
+            nv = self.text(v)
+            return v if nv == v else nv
+        return self._walk_rec(v, depth + 1) if depth < _RECURSE_DEPTH else self._walk(v)
 
     def _value(self, key: str, v: Any) -> Any:
         """A member's value: a marker if the member is secret, else the value walked."""
