@@ -107,13 +107,7 @@ def reason_phrase(status: int, version: str) -> str:
     """The reason phrase the server sends with ``status`` (HTTP/2 and later have none)."""
     if not version.startswith("HTTP/1"):
         return ""
-    phrase = _PHRASES.get(status)
-    if phrase is None:
-        try:
-            phrase = HTTPStatus(status).phrase
-        except ValueError:
-            phrase = ""
-    return phrase
+    return _PHRASES.get(status, "")
 
 
 _PHRASES = {int(s): s.phrase for s in HTTPStatus}
