@@ -45,6 +45,7 @@ from typing import Any, Awaitable, Callable, Iterable, Iterator, MutableMapping
 from urllib.parse import quote
 
 from .. import __version__, schema
+from ..mcp import EVENT_STREAM, media_type
 from ..errors import CaptureError
 from .convert import (
     CAPTURE_STOPPED,
@@ -57,7 +58,6 @@ from .convert import (
     decode_header_pairs,
     exchange_from_parts,
     fallback_from_parts,
-    is_sse_headers,
 )
 from .decode import content_encoding
 from .detect import McpEndpoints, is_mcp_parts
@@ -85,6 +85,19 @@ SERVERS = ("uvicorn", "hypercorn", "granian", "daphne", "gunicorn")
 CANCELLED = "request cancelled by the server"
 NO_RESPONSE = "the application returned without a response"
 INCOMPLETE = "the application returned before the end of its response"
+
+#: this process's id, kept up to date in a forked child: os.getpid() is a system call, and the
+#: middleware asks on every request whether it runs in a new worker process
+_pid = os.getpid()
+
+
+def _forked() -> None:
+    global _pid
+    _pid = os.getpid()
+
+
+if hasattr(os, "register_at_fork"):  # POSIX; elsewhere there is no fork
+    os.register_at_fork(after_in_child=_forked)
 
 _HTTP_VERSIONS = {"1.0": "HTTP/1.0", "1.1": "HTTP/1.1", "2": "HTTP/2.0", "2.0": "HTTP/2.0", "3": "HTTP/3"}
 
@@ -118,7 +131,12 @@ def request_url(scope: Scope, headers: list[tuple[str, str]]) -> str:
     address), the path as received (``raw_path``) and the query string.  A default port is left
     out, as mitmproxy does."""
     scheme = scope.get("scheme") or "http"
-    host = next((v for n, v in headers if n.lower() == "host"), None) or _addr(scope.get("server")) or "localhost"
+    host = None
+    for n, v in headers:
+        if n.lower() == "host":
+            host = v
+            break
+    host = host or _addr(scope.get("server")) or "localhost"
     default = ":443" if scheme in ("https", "wss") else ":80"
     if host.endswith(default):
         host = host[: -len(default)]
@@ -320,7 +338,7 @@ class _Exchange:
         self.trailers = bool(msg.get("trailers", False))
         found = _scan(self.raw_resp_headers)
         ctype = found.get(b"content-type", b"").decode("latin-1")
-        if is_sse_headers([("content-type", ctype)]):
+        if media_type(ctype) == EVENT_STREAM:
             enc = found.get(b"content-encoding")
             encoding = content_encoding([("content-encoding", enc.decode("latin-1"))]) if enc else None
             self.sse = _SseTap(encoding, limit, redactor, deferred=self.scope.get("method") != "GET")
@@ -717,7 +735,7 @@ class MCPSniffMiddleware:
     def _writer_here(self) -> BackgroundWriter:
         """This process's writer, started on first use (at lifespan startup or the first request),
         and started afresh in a forked worker or after :meth:`close`."""
-        pid = os.getpid()
+        pid = _pid
         w = self._writer
         if w is not None and self._pid == pid and not w.closed:
             return w

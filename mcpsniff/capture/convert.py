@@ -135,13 +135,23 @@ def _why_not_json(data: bytes) -> str:
     return "not valid JSON"
 
 
-def storable(obj: Any) -> bool:
-    """Whether a value can be written as one JSON line (orjson: nesting up to 254 levels)."""
+def storable(obj: Any, text_len: int | None = None) -> bool:
+    """Whether a value can be written as one JSON line (orjson: nesting up to 254 levels).
+
+    ``text_len``: the length of the JSON text ``obj`` was parsed from (redaction only replaces
+    values with strings): a text of up to :data:`SHALLOW` characters cannot nest that deep
+    (every level takes two), so there is nothing to try."""
+    if text_len is not None and text_len <= SHALLOW:
+        return True
     try:
         orjson.dumps(obj)
     except TypeError:
         return False
     return True
+
+
+#: a JSON text this short nests at most SHALLOW / 2 levels: storable as it is (see :func:`storable`)
+SHALLOW = 256
 
 
 def as_text(data: bytes) -> str:
@@ -188,7 +198,7 @@ def body_record(
                     env = [envelope(m) for m in msgs]
                     if storable(env):
                         return schema.make_body(size, truncated=True, encoding=enc, rpc=env, batch=batch)
-                elif storable(msgs):
+                elif storable(msgs, size + 2):  # in a list: one level more
                     return schema.make_body(size, encoding=enc, rpc=msgs, batch=batch)
                 reason = "JSON nested too deeply to keep as JSON"
             else:
@@ -288,7 +298,7 @@ class SseCollector:
             obj = _loads(data) if not ev.cut else _NOT_JSON
             if obj is not _NOT_JSON:
                 redacted = red.json(obj)
-                if self.kept + len(data) > self.limit or not storable(redacted):
+                if self.kept + len(data) > self.limit or not storable(redacted, len(data)):
                     msgs, _ = rpc_messages(redacted)
                     env: Any = None
                     if msgs is not None:
@@ -296,7 +306,7 @@ class SseCollector:
                         env = env if isinstance(redacted, list) else env[0]
                     data = orjson.dumps(env).decode() if env is not None and storable(env) else ""
                     cut = True
-                elif redacted != obj:
+                elif redacted is not obj:  # red.json copies only what it redacts
                     data = orjson.dumps(redacted).decode()
             elif ev.cut:  # longer than even PARSE_CAP: keep what the prefix says of the envelope
                 env = envelope_from_prefix(data)
@@ -348,14 +358,13 @@ def header_pairs(headers: Any) -> list[tuple[str, str]]:
 def decode_header_pairs(fields: Iterable[tuple[bytes | str, bytes | str]]) -> list[tuple[str, str]]:
     """Raw (name, value) byte pairs (mitmproxy's ``fields``, an ASGI scope's ``headers``) as
     strings, decoded the one way every recorder does it; order, case and duplicates kept."""
-    out = []
-    for n, v in fields:
-        if n.__class__ is bytes and v.__class__ is bytes:  # an ASGI scope's, mitmproxy's fields
-            out.append((n.decode("utf-8", "replace"), v.decode("utf-8", "replace")))
-        else:
-            out.append((n if isinstance(n, str) else n.decode("utf-8", "replace"),
-                        v if isinstance(v, str) else v.decode("utf-8", "replace")))
-    return out
+    if not isinstance(fields, (list, tuple)):
+        fields = list(fields)
+    try:  # an ASGI scope's, mitmproxy's fields: all bytes
+        return [(n.decode("utf-8", "replace"), v.decode("utf-8", "replace")) for n, v in fields]
+    except AttributeError:  # some are str already
+        return [(n if isinstance(n, str) else n.decode("utf-8", "replace"),
+                 v if isinstance(v, str) else v.decode("utf-8", "replace")) for n, v in fields]
 
 
 def header_joined(pairs: Iterable[tuple[str, str]], name: str) -> str | None:

@@ -87,11 +87,15 @@ def is_mcp_parts(
     return resp_headers is not None and _has_jsonrpc(resp_raw, resp_headers)
 
 
+_URL_MEMO = 4096
+
+
 class McpEndpoints:
     """Endpoints (URLs without query) known to be MCP within one capture."""
 
     def __init__(self) -> None:
         self.known: set[str] = set()
+        self._urls: set[str] = set()  # URLs whose endpoint is in `known` (the same ones come again and again)
 
     def is_mcp(self, flow: Any) -> bool:
         return is_mcp(flow, self.known)
@@ -111,7 +115,11 @@ class McpEndpoints:
         self, url: str, status: int | None, resp_headers: list[tuple[str, str]], endpoint_events: Iterable[str] = ()
     ) -> None:
         """:meth:`learn` on plain values (``status`` None: no response)."""
-        self.known.add(endpoint_key(url))
+        if url not in self._urls:
+            if len(self._urls) >= _URL_MEMO:
+                self._urls.clear()
+            self._urls.add(url)
+            self.known.add(endpoint_key(url))
         self.learn_urls(url, endpoint_events)
         if status is not None and 300 <= status < 400:
             location = header_joined(resp_headers, "location")

@@ -83,6 +83,14 @@ class SseParser:
             self._bom_checked = True
         out: list[SseEvent] = []
         i, n = 0, len(chunk)
+        if (n <= self.max_line and not self._skip_lf and not self._buf and not self._line_cut
+                and chunk[-1:] == b"\n"):
+            # the usual chunk: whole lines (no line begun earlier, none left open, none too long);
+            # bytes.splitlines breaks at CRLF, CR and LF alone, as the loop below does
+            take = self._take
+            for raw in chunk.splitlines():
+                take(raw, False, out)
+            return out
         if self._skip_lf and n:
             self._skip_lf = False
             if chunk[0] == 0x0A:

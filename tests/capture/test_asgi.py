@@ -466,7 +466,7 @@ def test_a_recording_bug_never_breaks_the_request_and_records_what_is_safe(mws, 
     def broken(*a, **k):
         raise ValueError("bug")
 
-    monkeypatch.setattr(asgi_mod, "is_sse_headers", broken)  # used when the response starts
+    monkeypatch.setattr(asgi_mod, "media_type", broken)  # used when the response starts
     mw = middleware(mws, json_app(), out)
     scope = post_scope(j(INIT), (b"authorization", b"Bearer s3cret"))
     scope.update(path="/k/sk-proj-AbCdEf0123456789xyzXYZ/mcp", raw_path=b"/k/sk-proj-AbCdEf0123456789xyzXYZ/mcp",
