@@ -4,25 +4,29 @@ asserts nothing.
 
     .venv/bin/python scripts/bench_asgi.py [--pairs 3] [--rounds 10] [--seconds 1] [--mode stateful|json|stateless]
                                            [--server uvicorn|hypercorn] [--connections 8] [--no-pin] [--aa]
+                                           [--two-processes]
 
-Starts tests/peers/py_server.py (the official Python SDK 1.x FastMCP server under uvicorn) twice:
-plain, and wrapped by the middleware (--sniff: redaction on, default options). Each gets one session
-(``initialize``); then keep-alive connections send ``tools/call echo`` with the session id as fast as
-the server answers. ``echo`` is the cheapest tool there is, so the middleware's share of the work is
-as large as it gets.
+Starts tests/peers/py_server.py (the official Python SDK 1.x FastMCP server under uvicorn) wrapped by
+the middleware (--sniff: redaction on, default options) with ``--sniff-toggle``: the same process serves
+past the middleware (without) or through it (with), switched by a signal before each round. One
+session (``initialize``); then keep-alive connections send ``tools/call echo`` with the session id as
+fast as the server answers. ``echo`` is the cheapest tool there is, so the middleware's share of the
+work is as large as it gets. ``--two-processes`` (and ``--server hypercorn``) starts two servers
+instead, a plain one and a wrapped one; two processes of the same program can differ by several per
+cent for the whole of their lives (``--aa --two-processes`` shows it), which one process switched
+between the two states does not.
 
 Measuring a few per cent on a shared 2-core VM needs care, so:
 
 - the servers are pinned to one core and this load generator (a small asyncio HTTP/1.1 client) to the
   other (``--no-pin`` to not); the load generator stays far below 100 % of its core;
-- the two servers are loaded in turn, A B B A ..., in short rounds: the machine's drifts hit both;
-- ``--pairs`` fresh pairs of server processes (two processes of the same program can differ by a few
-  per cent for the whole of their lives);
+- without and with are loaded in turn, A B B A ..., in short rounds: the machine's drifts hit both;
+- ``--pairs`` fresh server processes (or pairs of them);
 - besides requests/s, each server's own CPU time per request (all its threads, the writer thread
   included, from /proc/PID/task/*/schedstat), which other processes on the machine hardly change:
   "requests/s per server core" = 1 s / that;
-- ratios are medians of the paired rounds, with quartiles; ``--aa`` runs two plain servers instead, to
-  show the noise floor of the machine at hand.
+- ratios are medians of the paired rounds, with quartiles; ``--aa`` never switches the middleware on
+  (or runs two plain servers), to show the noise floor of the machine at hand.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ import asyncio
 import json
 import os
 import platform
+import signal
 import statistics
 import subprocess
 import sys
@@ -184,6 +189,33 @@ def run_pair(args: argparse.Namespace, tmp: Path, pair: int, cores: list[int], p
     return rows
 
 
+def run_toggled(args: argparse.Namespace, tmp: Path, pair: int, cores: list[int], pin: bool) -> dict[str, list[tuple]]:
+    """One fresh server process with the middleware switched off and on by signals (``--sniff-toggle``),
+    loaded for ``args.rounds`` rounds in each state, in turn."""
+    if pin:
+        os.sched_setaffinity(0, {cores[-1]})
+    with peerlib.py_server(args.mode, server=args.server, sniff=tmp / f"bench{pair}.jsonl", sniff_toggle=True) as url:
+        if pin:
+            os.sched_setaffinity(0, {cores[0]})
+        pid = peerlib.SERVER_PIDS[url]
+        state = {"without": signal.SIGUSR2, "with": signal.SIGUSR2 if args.aa else signal.SIGUSR1}
+
+        def switch(k: str) -> None:
+            os.kill(pid, state[k])
+            time.sleep(0.1)  # the writer thread writes what the last round left before this one is timed
+
+        session = asyncio.run(open_session("127.0.0.1", int(url.split(":")[2].split("/")[0]), "/mcp"))
+        for k in ("without", "with"):  # warm-up: imports, caches, first-call paths
+            switch(k)
+            measure(url, session, args.warmup, args.connections)
+        rows: dict[str, list[tuple]] = {"without": [], "with": []}
+        for r in range(args.rounds):
+            for k in (("without", "with") if r % 2 == 0 else ("with", "without")):  # A B, B A, ...
+                switch(k)
+                rows[k].append(measure(url, session, args.seconds, args.connections))
+    return rows
+
+
 def quartiles(values: list[float]) -> tuple[float, float, float]:
     """(median, first quartile, third quartile)"""
     q = statistics.quantiles(values, n=4) if len(values) >= 2 else [values[0]] * 3
@@ -201,9 +233,14 @@ def main() -> None:
     ap.add_argument("--warmup", type=float, default=2.0)
     ap.add_argument("--no-pin", dest="pin", action="store_false",
                     help="do not pin the servers to one core and the load generator to another")
+    ap.add_argument("--two-processes", dest="toggle", action="store_false",
+                    help="a plain server and a wrapped one (default: one server, the middleware switched on "
+                         "and off between rounds)")
     ap.add_argument("--aa", action="store_true", help="both servers without the middleware: the noise floor")
     args = ap.parse_args()
 
+    if args.server != "uvicorn":  # --sniff-toggle is a uvicorn-only option of the test server
+        args.toggle = False
     cores = sorted(os.sched_getaffinity(0))
     pin = args.pin and len(cores) >= 2
     a: list[tuple] = []
@@ -211,7 +248,7 @@ def main() -> None:
     per_pair = []
     with tempfile.TemporaryDirectory(prefix="mcpsniff-bench-") as tmp:
         for pair in range(args.pairs):
-            rows = run_pair(args, Path(tmp), pair, cores, pin)
+            rows = (run_toggled if args.toggle else run_pair)(args, Path(tmp), pair, cores, pin)
             a += rows["without"]
             b += rows["with"]
             per_pair.append((quartiles([y[0] / x[0] for x, y in zip(rows["without"], rows["with"])])[0],
@@ -222,7 +259,10 @@ def main() -> None:
 
     label = "plain#2" if args.aa else "with"
     print(f"FastMCP (mcp {_version('mcp')}, {args.server} {_version(args.server)}), {args.mode} mode, tools/call echo, "
-          f"{args.connections} keep-alive connections, {args.pairs} server pairs x {args.rounds} rounds x "
+          f"{args.connections} keep-alive connections, "
+          + (f"{args.pairs} server processes, the middleware switched on and off, " if args.toggle else
+             f"{args.pairs} server pairs x ")
+          + f"{args.rounds} rounds x "
           f"{args.seconds:g} s, python {platform.python_version()}, {os.cpu_count()} cores"
           + (f", servers pinned to core {cores[-1]}, load generator to core {cores[0]}" if pin else ""))
     rps = quartiles([y[0] / x[0] for x, y in zip(a, b)])

@@ -113,13 +113,14 @@ def _server(argv: list[str], port: int, url: str, env: Mapping[str, str] | None 
 
 @contextmanager
 def py_server(mode: str, tls: tuple[Path, Path] | None = None, sniff: Path | None = None, server: str = "uvicorn",
-              workers: int = 1) -> Iterator[str]:
+              workers: int = 1, sniff_toggle: bool = False) -> Iterator[str]:
     """Run tests/peers/py_server.py (SDK 1.x) in `mode`; yield its endpoint URL.
 
     ``tls=(cert, key)`` serves HTTPS with that certificate (see :func:`self_signed`). ``sniff=PATH``
     records in-process with mcpsniff's ASGI middleware (files PATH.pid<PID>.jsonl, complete once the
     context has exited: the server is stopped gracefully). ``server="hypercorn"`` serves with
-    Hypercorn; ``workers=N`` runs N uvicorn worker processes."""
+    Hypercorn; ``workers=N`` runs N uvicorn worker processes; ``sniff_toggle`` records only after
+    SIGUSR1, until SIGUSR2."""
     if mode not in PY_SERVER_MODES:
         raise ValueError(f"mode must be one of {PY_SERVER_MODES}, not {mode!r}")
     port = free_port()
@@ -128,7 +129,7 @@ def py_server(mode: str, tls: tuple[Path, Path] | None = None, sniff: Path | Non
     if tls:
         argv += ["--tls-cert", str(tls[0]), "--tls-key", str(tls[1])]
     if sniff:
-        argv += ["--sniff", str(sniff)]
+        argv += ["--sniff", str(sniff)] + (["--sniff-toggle"] if sniff_toggle else [])
     if server != "uvicorn" or workers != 1:
         argv += ["--server", server, "--workers", str(workers)]
     scheme = "https" if tls else "http"

@@ -750,6 +750,42 @@ def test_background_writer_counts_what_it_cannot_convert_and_what_comes_after_cl
     assert [r.get("note") for r in recs[:2]] == [None, "hello"] and recs[-1]["lost"]["not_converted"] == 1
 
 
+def test_background_writer_lingers_for_a_batch_but_not_for_flush_close_or_a_backlog(tmp_path, monkeypatch):
+    """The thread waits `linger` after a first record for more (a warm batch, one write), but flush()
+    and close() do not wait for it, and a backlog of full batches is written without pauses."""
+    import mcpsniff.capture.writer as writer_mod
+
+    def ids(p):
+        return [json.loads(line)["id"] for line in p.read_text().splitlines() if '"exchange"' in line]
+
+    path = tmp_path / "w.jsonl"
+    w = BackgroundWriter(str(path), lambda part: schema.make_meta(part=part), linger=30.0)
+    assert w.flush()  # the meta line
+    t0 = time.monotonic()
+    w.submit({"v": 1, "kind": "exchange", "id": "a"})
+    time.sleep(0.3)
+    assert ids(path) == []  # lingering: not written yet
+    assert w.flush(timeout=5) and time.monotonic() - t0 < 5  # flush cuts the linger short
+    assert ids(path) == ["a"]
+    w.submit({"v": 1, "kind": "exchange", "id": "b"})
+    time.sleep(0.1)
+    t0 = time.monotonic()
+    w.close(timeout=5)
+    assert time.monotonic() - t0 < 5 and ids(path) == ["a", "b"]
+
+    monkeypatch.setattr(writer_mod, "MAX_BATCH", 10)
+    path2 = tmp_path / "w2.jsonl"
+    w2 = BackgroundWriter(str(path2), lambda part: schema.make_meta(part=part), linger=1.0)
+    assert w2.flush()
+    t0 = time.monotonic()
+    for i in range(45):  # 1 linger, then 4-5 full batches waiting: written one after the other
+        w2.submit({"v": 1, "kind": "exchange", "id": str(i)})
+    while w2.written < 45 and time.monotonic() - t0 < 10:
+        time.sleep(0.02)
+    assert w2.written == 45 and time.monotonic() - t0 < 2.5  # one linger, not one per batch (5 s)
+    w2.close()
+
+
 def test_reason_phrase_is_the_status_phrase_on_http1_only():
     from http import HTTPStatus
 

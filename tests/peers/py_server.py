@@ -1,7 +1,7 @@
 """MCP server built on the official Python SDK 1.x (FastMCP), for mcpsniff's tests and samples.
 
     python py_server.py --mode stateful|stateless|json|legacy --port N
-        [--sniff OUTPUT] [--server uvicorn|hypercorn] [--workers N]
+        [--sniff OUTPUT [--sniff-toggle]] [--server uvicorn|hypercorn] [--workers N]
 
 Modes (all bind 127.0.0.1):
   stateful   Streamable HTTP at /mcp, sessions (Mcp-Session-Id), SSE responses   (SDK default)
@@ -12,6 +12,7 @@ Modes (all bind 127.0.0.1):
 --sniff OUTPUT wraps the app in mcpsniff's in-process recorder (MCPSniffMiddleware): each server
 process appends to OUTPUT.pid<PID>.jsonl. --server hypercorn serves it with Hypercorn instead of
 uvicorn; --workers N (uvicorn) runs N worker processes (they import `app_from_env`).
+--sniff-toggle serves past the middleware until SIGUSR1 switches it on (SIGUSR2: off again).
 
 Tools: echo(text), add(a, b), ticks(n, interval). ticks sends n progress notifications
 (when the caller gave a progress token) and n log notifications, `interval` seconds apart,
@@ -77,16 +78,33 @@ def build(mode: str) -> FastMCP:
 ENV = "MCPSNIFF_PEER_SERVER"  # the settings of --workers processes, as JSON
 
 
-def app_for(mode: str, sniff: str | None):
-    """The ASGI app of `mode`, wrapped by mcpsniff's middleware when `sniff` names a file."""
+def app_for(mode: str, sniff: str | None, toggle: bool = False):
+    """The ASGI app of `mode`, wrapped by mcpsniff's middleware when `sniff` names a file
+    (``toggle``: switched on and off by signals, see :class:`Toggled`)."""
     mcp = build(mode)
     app = mcp.sse_app() if mode == "legacy" else mcp.streamable_http_app()
     if sniff:
         sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # mcpsniff from the checkout
         from mcpsniff.asgi import MCPSniffMiddleware
 
-        app = MCPSniffMiddleware(app, output=sniff)
+        sniffed = MCPSniffMiddleware(app, output=sniff)
+        app = Toggled(app, sniffed) if toggle else sniffed
     return app
+
+
+class Toggled:
+    """``--sniff-toggle``: one process serving with the middleware (after SIGUSR1) or past it
+    (after SIGUSR2; the start), for benchmarks that compare the two without the differences between
+    two processes. Lifespan always goes through the middleware (its writer starts and stops there)."""
+
+    def __init__(self, plain, sniffed) -> None:
+        self.plain, self.sniffed, self.on = plain, sniffed, False
+        signal.signal(signal.SIGUSR1, lambda *_: setattr(self, "on", True))
+        signal.signal(signal.SIGUSR2, lambda *_: setattr(self, "on", False))
+
+    async def __call__(self, scope, receive, send):
+        app = self.sniffed if self.on or scope["type"] == "lifespan" else self.plain
+        await app(scope, receive, send)
 
 
 def app_from_env():
@@ -124,6 +142,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tls-cert", help="serve HTTPS with this PEM certificate (with --tls-key)")
     parser.add_argument("--tls-key", help="the PEM private key of --tls-cert")
     parser.add_argument("--sniff", metavar="OUTPUT", help="record in-process with mcpsniff's ASGI middleware")
+    parser.add_argument("--sniff-toggle", action="store_true",
+                        help="with --sniff: record only after SIGUSR1, until SIGUSR2 (for benchmarks)")
     parser.add_argument("--server", choices=("uvicorn", "hypercorn"), default="uvicorn")
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     args = parser.parse_args(argv)
@@ -148,7 +168,9 @@ def main(argv: list[str] | None = None) -> int:
         uvicorn.run("py_server:app_from_env", factory=True, workers=args.workers,
                     app_dir=str(Path(__file__).resolve().parent), **common)
         return 0
-    app = app_for(args.mode, args.sniff)
+    if args.sniff_toggle and (not args.sniff or args.server != "uvicorn"):
+        parser.error("--sniff-toggle needs --sniff and --server uvicorn")
+    app = app_for(args.mode, args.sniff, args.sniff_toggle)
     if args.server == "hypercorn":
         serve_hypercorn(app, args.port, args.tls_cert, args.tls_key)
         return 0
