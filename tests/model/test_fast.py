@@ -161,3 +161,26 @@ def test_a_null_body_size_reads_as_unknown_in_both_readers(tmp_path):
     assert careful == fast
     size = [n for n, _ in COLUMNS].index("resp_size")
     assert careful[2][size] == -1 and len(careful) == len(lines) - 1
+
+
+def test_the_fast_read_runs_on_its_own_thread_count_and_gives_the_rest_back(monkeypatch):
+    """read_json keeps the file's order; on few cores one thread reads faster than two within the
+    memory limit (store.FAST_READ_THREADS). The setting holds for that statement only."""
+    import mcpsniff.model.store as store_mod
+
+    seen = []
+    s = Store(threads=2)
+    try:
+        execute = s.con.execute
+
+        def spy(sql, params=None):
+            if sql.startswith("CREATE TABLE f0"):
+                seen.append(execute("SELECT current_setting('threads')").fetchall()[0][0])
+            return execute(sql, params)
+
+        monkeypatch.setattr(s.con, "execute", spy)
+        monkeypatch.setattr(store_mod, "FAST_READ_THREADS", 1)
+        assert s.read_fast(str(SAMPLES[0]), 0) is not None
+        assert seen == [1] and execute("SELECT current_setting('threads')").fetchall()[0][0] == 2
+    finally:
+        s.close()
