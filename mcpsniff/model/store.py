@@ -44,6 +44,11 @@ MEMORY_MAX = os.environ.get("MCPSNIFF_MEMORY_MAX", "1GB")
 #: keeps the file's order (row i is line i + 1), and on this project's 2-core VM within the memory
 #: limit one thread read 1M exchanges (1 GB) in 6.2-6.5 s where two took 8.3 s (two threads gain
 #: only with ~1 GB of memory: 4.0 s, RSS 780 MiB); the line count runs beside it on another core
+#: bytes of DuckDB memory per exchange the analysis starts with (at least MCPSNIFF_MEMORY_LIMIT, at
+#: most MCPSNIFF_MEMORY_MAX): at 10M exchanges its session facts statement ran out of memory at
+#: 200MB and was run again at 400MB; starting there saved that attempt (analyze 178 s against 188 s,
+#: peak RSS the same 735 MB). Below 5M exchanges the limit stays as set.
+ROW_MEMORY = 40
 FAST_READ_THREADS = int(os.environ.get("MCPSNIFF_FAST_READ_THREADS", "1"))
 _UNITS = {"b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
           "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
@@ -85,6 +90,13 @@ class Connection:
                         "set MCPSNIFF_MEMORY_MAX higher (e.g. MCPSNIFF_MEMORY_MAX=4GB)") from None
                 self.limit = min(self.limit * 2, self.ceiling)
                 self._con.execute(f"SET memory_limit = '{self.limit}B'")
+
+    def grow_to(self, limit: int) -> None:
+        """Raise the limit to ``limit`` bytes (never past the ceiling, never down)."""
+        limit = min(limit, self.ceiling)
+        if limit > self.limit:
+            self.limit = limit
+            self._con.execute(f"SET memory_limit = '{self.limit}B'")
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._con, name)
@@ -224,8 +236,11 @@ class Store:
 
     # -- finish -----------------------------------------------------------------------------------
     def finish(self) -> None:
-        """``u``: every exchange, in one view (derive numbers them by time)."""
+        """``u``: every exchange, in one view (derive numbers them by time); the memory limit made
+        enough for that many (:data:`ROW_MEMORY`)."""
         self.con.execute("CREATE VIEW u AS " + " UNION ALL ".join(p for p, _ in self.parts))
+        rows = self.con.execute("SELECT count(*) FROM u").fetchall()[0][0]
+        self.con.grow_to(rows * ROW_MEMORY)
 
     def release_inputs(self) -> None:
         """Drop the input tables once ``m`` holds their rows."""

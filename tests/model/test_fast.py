@@ -184,3 +184,28 @@ def test_the_fast_read_runs_on_its_own_thread_count_and_gives_the_rest_back(monk
         assert seen == [1] and execute("SELECT current_setting('threads')").fetchall()[0][0] == 2
     finally:
         s.close()
+
+
+def test_the_memory_limit_grows_with_the_exchanges_up_to_the_ceiling(monkeypatch):
+    """store.ROW_MEMORY bytes per exchange, at least the limit and at most the ceiling, set once the
+    inputs are read (a statement that would run out at the start limit is not run twice)."""
+    import mcpsniff.model.store as store_mod
+
+    def limit_after_finish(row_memory: int) -> tuple[int, bool]:
+        monkeypatch.setattr(store_mod, "ROW_MEMORY", row_memory)
+        s = Store(memory_limit="100MB", memory_max="1GB")
+        setting = "SELECT current_setting('memory_limit')"
+        try:
+            before = s.con.execute(setting).fetchall()[0][0]
+            s.read_careful(str(SAMPLES[0]), 0, lambda p: pytest.fail(str(p)), strict=False)
+            s.finish()
+            n = s.con.execute("SELECT count(*) FROM u").fetchall()[0][0]
+            assert n > 2
+            return s.con.limit, s.con.execute(setting).fetchall()[0][0] != before
+        finally:
+            s.close()
+
+    assert limit_after_finish(40) == (100 * 10**6, False)  # a small capture: the limit as set
+    grown, changed = limit_after_finish(150 * 10**6)  # > 2 exchanges x 150 MB: grown, to the ceiling at most
+    assert 3 * 150 * 10**6 <= grown <= 10**9 and changed
+    assert limit_after_finish(10**12)[0] == 10**9
