@@ -131,12 +131,7 @@ def request_url(scope: Scope, headers: list[tuple[str, str]]) -> str:
     address), the path as received (``raw_path``) and the query string.  A default port is left
     out, as mitmproxy does."""
     scheme = scope.get("scheme") or "http"
-    host = None
-    for n, v in headers:
-        if n.lower() == "host":
-            host = v
-            break
-    host = host or _addr(scope.get("server")) or "localhost"
+    host = schema.header_value(headers, "host") or _addr(scope.get("server")) or "localhost"
     default = ":443" if scheme in ("https", "wss") else ":80"
     if host.endswith(default):
         host = host[: -len(default)]

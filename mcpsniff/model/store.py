@@ -40,15 +40,15 @@ MEMORY_LIMIT = os.environ.get("MCPSNIFF_MEMORY_LIMIT", "200MB")
 #: how far the limit may grow for a statement DuckDB cannot finish by spilling (some joins and
 #: windows need their working set in memory): doubled at each try, up to this
 MEMORY_MAX = os.environ.get("MCPSNIFF_MEMORY_MAX", "1GB")
-#: DuckDB threads of the fast reader's ``read_json`` (the rest of the analysis uses all cores): it
-#: keeps the file's order (row i is line i + 1), and on this project's 2-core VM within the memory
-#: limit one thread read 1M exchanges (1 GB) in 6.2-6.5 s where two took 8.3 s (two threads gain
-#: only with ~1 GB of memory: 4.0 s, RSS 780 MiB); the line count runs beside it on another core
 #: bytes of DuckDB memory per exchange the analysis starts with (at least MCPSNIFF_MEMORY_LIMIT, at
 #: most MCPSNIFF_MEMORY_MAX): at 10M exchanges its session facts statement ran out of memory at
 #: 200MB and was run again at 400MB; starting there saved that attempt (analyze 178 s against 188 s,
 #: peak RSS the same 735 MB). Below 5M exchanges the limit stays as set.
 ROW_MEMORY = 40
+#: DuckDB threads of the fast reader's ``read_json`` (the rest of the analysis uses all cores): it
+#: keeps the file's order (row i is line i + 1), and on this project's 2-core VM within the memory
+#: limit one thread read 1M exchanges (1 GB) in 6.2-6.5 s where two took 8.3 s (two threads gain
+#: only with ~1 GB of memory: 4.0 s, RSS 780 MiB); the line count runs beside it on another core
 FAST_READ_THREADS = int(os.environ.get("MCPSNIFF_FAST_READ_THREADS", "1"))
 _UNITS = {"b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
           "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
