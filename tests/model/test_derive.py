@@ -33,6 +33,25 @@ def test_foreign_unknown_and_scope():
     assert got == ["foreign", "unknown", "none", "dropped"]
 
 
+def test_negotiated_version_comes_from_the_session_or_else_from_the_scopes_latest_initialize():
+    """A follow-up carrying an id issued here takes that session's version (even when its own plane
+    initialized again since); one without an id, or with an id never seen issued, takes the version of
+    its scope's latest successful initialize that finished before it started; before any, none."""
+    s = Scenario()
+    s.request(A, "tools/list", sid=None)  # nothing issued yet
+    s.initialize(A, sid="a-1", version="2025-03-26")
+    s.initialize(A, sid="a-2", version="2025-06-18")
+    s.request(A, "tools/list", sid="a-1")  # its session's version, not the latest
+    s.request(A, "tools/list", sid=None)  # dropped: the scope's latest
+    s.request(A, "tools/list", sid="never-issued")  # unknown: the scope's latest too
+    s.request(B, "tools/list", sid="a-2")  # foreign: the session's version
+    s.request(B, "tools/list", sid=None)  # B's scope issued nothing
+    m = model.from_records(s.records)
+    got = m.rows("SELECT echo, neg_version FROM m WHERE follow_up ORDER BY pos")
+    assert got == [("none", None), ("echoed", "2025-03-26"), ("dropped", "2025-06-18"),
+                   ("unknown", "2025-06-18"), ("foreign", "2025-06-18"), ("none", None)]
+
+
 def test_session_header_on_an_error_response_issues_nothing():
     s = Scenario()
     s.initialize(A, sid="x-1", status=400)
