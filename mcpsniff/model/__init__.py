@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import tempfile
+import threading
 from typing import Any, Callable, Iterable, Iterator
 
 import duckdb
@@ -21,7 +22,7 @@ from ..load.inputs import PARQUET, expand
 from .derive import derive
 from .model import ECHO_CLASSES, Model
 from .rows import chunk_frame, row_of
-from .store import FAST_MIN_BYTES, Store
+from .store import FAST_MIN_BYTES, InputFile, Store
 
 
 @contextlib.contextmanager
@@ -68,26 +69,47 @@ def _build(names: list[str], strict: bool, on_problem: Callable[[Problem], None]
             on_problem(p)
 
     store = Store(**({"memory_limit": memory_limit} if memory_limit else {}))
-    inputs: list[InputInfo] = []
-    before = 0  # bytes of the inputs already read
     try:
+        # numbered in order (a Parquet export is read at once: it numbers its own sources); big
+        # JSONL files go to the fast reader, several at once; the rest, and any file it refuses,
+        # to the careful reader, in order
+        plan: list[InputFile | list[InputInfo]] = []
+        src = 0
         for item in expand(list(names)):
-            name, src = item.name, len(inputs)
             if item.kind == PARQUET:
-                inputs += store.read_parquet(name, src)
+                plan.append(store.read_parquet(item.name, src))
+                src += len(plan[-1])
+            else:
+                plan.append(InputFile(item.name, src, file_size(item.name)))
+                src += 1
+        files = [f for f in plan if isinstance(f, InputFile)]
+        done = {f.src: 0 for f in files}  # bytes read per file
+        lock = threading.Lock()
+        shown = [0]
+
+        def count(src: int, n: int) -> None:
+            with lock:  # the fast reader reports from several threads; a file it refused is read again
+                done[src] = n
+                shown[0] = max(shown[0], sum(done.values()))
+                if on_bytes:
+                    on_bytes(shown[0])
+
+        fast = [f for f in files if not strict and f.name != "-" and f.size >= FAST_MIN_BYTES]
+        got = dict(zip((f.src for f in fast), store.read_fast_files(fast, on_bytes=count))) if fast else {}
+        if progress is not None and fast:
+            progress(store.count())
+        inputs: list[InputInfo] = []
+        for f in plan:
+            if not isinstance(f, InputFile):
+                inputs += f
                 continue
-            info = None
-            size = file_size(name)
-            count = (lambda n, base=before: on_bytes(base + n)) if on_bytes else None  # noqa: E731
-            if not strict and name != "-" and size >= FAST_MIN_BYTES:
-                info = store.read_fast(name, src, on_bytes=count, size=size)
+            info = got.get(f.src)
             if info is None:
-                info = store.read_careful(name, src, report, strict=strict, progress=progress, done=store.count(),
-                                          on_bytes=count)
+                info = store.read_careful(f.name, f.src, report, strict=strict, progress=progress, done=store.count(),
+                                          on_bytes=lambda n, s=f.src: count(s, n))
+                if progress is not None:
+                    progress(store.count())
             inputs.append(info)
-            before += size
-            if progress is not None:
-                progress(store.count())
         return _finish(store, inputs, problems)
     except BaseException:
         store.close()

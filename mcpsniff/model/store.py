@@ -19,7 +19,8 @@ import os
 import re
 import tempfile
 import threading
-from typing import Any, Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Callable, NamedTuple
 
 import duckdb
 import numpy as np
@@ -50,6 +51,9 @@ ROW_MEMORY = 40
 #: limit one thread read 1M exchanges (1 GB) in 6.2-6.5 s where two took 8.3 s (two threads gain
 #: only with ~1 GB of memory: 4.0 s, RSS 780 MiB); the line count runs beside it on another core
 FAST_READ_THREADS = int(os.environ.get("MCPSNIFF_FAST_READ_THREADS", "1"))
+#: big JSONL files read at once (0: as many as DuckDB has threads), each by FAST_READ_THREADS: on
+#: the 2-core VM two 1M-exchange files took 7.5 s together against 13.0 s one after the other
+FAST_READ_FILES = int(os.environ.get("MCPSNIFF_FAST_READ_FILES", "0"))
 _UNITS = {"b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
           "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
 
@@ -91,6 +95,13 @@ class Connection:
                 self.limit = min(self.limit * 2, self.ceiling)
                 self._con.execute(f"SET memory_limit = '{self.limit}B'")
 
+    def cursor(self) -> Connection:
+        """Another cursor on the same database, for a statement run in another thread (starting at
+        this one's limit; DuckDB's limit is the database's)."""
+        other = Connection(self._con.cursor(), self.limit, self.ceiling)
+        other.start = self.start
+        return other
+
     def grow_to(self, limit: int) -> None:
         """Raise the limit to ``limit`` bytes (never past the ceiling, never down)."""
         limit = min(limit, self.ceiling)
@@ -100,6 +111,16 @@ class Connection:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._con, name)
+
+
+class InputFile(NamedTuple):
+    """A capture file to read: its name, input number and size in bytes (for progress)."""
+
+    name: str
+    src: int
+    size: int = 0
+
+
 CHUNK = 16384  # careful-reader rows per insert
 
 _SQL_TYPES = {np.int8: "TINYINT", np.int16: "SMALLINT", np.int32: "INTEGER", np.int64: "BIGINT",
@@ -174,38 +195,76 @@ class Store:
         """The fast reader for a clean JSONL file; None (nothing kept) when it must take the careful path.
 
         ``on_bytes`` follows DuckDB's progress through the file (``size`` bytes)."""
+        return self.read_fast_files([InputFile(name, src, size)], on_bytes=lambda _src, n: on_bytes(n) if on_bytes else None)[0]
+
+    def read_fast_files(self, files: list[InputFile],
+                        on_bytes: Callable[[int, int], None] | None = None) -> list[InputInfo | None]:
+        """:meth:`read_fast` for several files, :data:`FAST_READ_FILES` at once (each statement on its
+        own cursor and :data:`FAST_READ_THREADS` DuckDB threads); their tables are kept in the
+        files' order. ``on_bytes(src, n)``: n bytes of that file read so far."""
+        threads = self.con.execute("SELECT current_setting('threads')").fetchall()[0][0]
+        at_once = max(1, min(len(files), FAST_READ_FILES or threads))
+        cursors = [self.con.cursor() for _ in range(at_once)] if at_once > 1 else [self.con]
+        free = list(cursors)
+        lock = threading.Lock()
+
+        def read(f: InputFile) -> tuple[InputInfo, str] | None:
+            with lock:
+                con = free.pop()
+            try:
+                return self._read_fast(con, f, (lambda n: on_bytes(f.src, n)) if on_bytes else None)
+            finally:
+                with lock:
+                    free.append(con)
+
+        try:
+            self.con.execute(f"SET threads = {FAST_READ_THREADS}")
+            if at_once == 1:
+                read_ = [read(f) for f in files]
+            else:
+                with ThreadPoolExecutor(at_once, thread_name_prefix="mcpsniff-read") as pool:
+                    read_ = list(pool.map(read, files))
+        finally:
+            self.con.execute(f"SET threads = {threads}")
+            self.con.limit = max(c.limit for c in cursors)  # what a cursor grew it to
+            for c in cursors:
+                if c is not self.con:
+                    c.close()
+        self.parts += [(part, True) for _, part in filter(None, read_)]
+        return [r[0] if r else None for r in read_]
+
+    def _read_fast(self, con: Connection, f: InputFile,
+                   on_bytes: Callable[[int], None] | None) -> tuple[InputInfo, str] | None:
+        """One file into the table ``f<src>``: its input and the SELECT of its exchanges, or None."""
+        name, src = f.name, f.src
         compressed = _is_gzip(name)
         lines = _Background(fast.count_lines, name, compressed)  # in parallel with DuckDB's read
         table = f"f{src}"
-        watch = _Progress(self.con, on_bytes, size) if on_bytes else None
-        threads = self.con.execute("SELECT current_setting('threads')").fetchall()[0][0]
+        watch = _Progress(con, on_bytes, f.size) if on_bytes else None
         try:
-            self.con.execute(f"SET threads = {FAST_READ_THREADS}")
-            self.con.execute(f"CREATE TABLE {table} AS {fast.insert_sql(name, compressed)}", [src])
+            con.execute(f"CREATE TABLE {table} AS {fast.insert_sql(name, compressed)}", [src])
         except duckdb.Error:
-            self.con.execute(f"DROP TABLE IF EXISTS {table}")
+            con.execute(f"DROP TABLE IF EXISTS {table}")
             return None
         finally:
-            self.con.execute(f"SET threads = {threads}")
             if watch:
                 watch.stop()
         try:
             n_lines = lines.result()
         except (OSError, EOFError, ValueError):  # a cut or damaged gzip: the careful reader says where
             n_lines = -1
-        if n_lines != self.con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]:
-            self.con.execute(f"DROP TABLE {table}")
+        if n_lines != con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]:
+            con.execute(f"DROP TABLE {table}")
             return None
-        bad, n = self.con.execute(f"SELECT count(*) FILTER (kind IS DISTINCT FROM 'meta' AND NOT coalesce(valid, false)), "
-                                  f"count(*) FILTER (kind = 'exchange') FROM {table}").fetchall()[0]
+        bad, n = con.execute(f"SELECT count(*) FILTER (kind IS DISTINCT FROM 'meta' AND NOT coalesce(valid, false)), "
+                             f"count(*) FILTER (kind = 'exchange') FROM {table}").fetchall()[0]
         if bad:
-            self.con.execute(f"DROP TABLE {table}")
+            con.execute(f"DROP TABLE {table}")
             return None
-        meta = tuple(json.loads(m) for (m,) in self.con.execute(
+        meta = tuple(json.loads(m) for (m,) in con.execute(
             f"SELECT meta FROM {table} WHERE kind = 'meta' ORDER BY rowid").fetchall())
         cols = ", ".join("rowid + 1 AS line" if c == "line" else c for c, _ in COLUMNS)
-        self.parts.append((f"SELECT {cols} FROM {table} WHERE kind = 'exchange'", True))
-        return InputInfo(name, "jsonl", n, meta)
+        return InputInfo(name, "jsonl", n, meta), f"SELECT {cols} FROM {table} WHERE kind = 'exchange'"
 
     def read_parquet(self, directory: str, first_src: int) -> list[InputInfo]:
         """A Parquet export (:mod:`mcpsniff.model.parquet`): one input per capture file it came from."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 import gzip
 import json
 import math
+import threading
 from pathlib import Path
 
 import pytest
@@ -184,6 +185,41 @@ def test_the_fast_read_runs_on_its_own_thread_count_and_gives_the_rest_back(monk
         assert seen == [1] and execute("SELECT current_setting('threads')").fetchall()[0][0] == 2
     finally:
         s.close()
+
+
+def test_several_files_are_read_at_once_and_kept_in_their_order(tmp_path, monkeypatch):
+    """Big files go to the fast reader together (store.FAST_READ_FILES at once, each on its own
+    cursor): the reads overlap (a barrier only two reads in flight together pass), the inputs and
+    their line numbers stay in the files' order, and a file the fast reader refuses is read by the
+    careful one with its problem: the document is the careful reader's."""
+    import mcpsniff.model.store as store_mod
+
+    lines = SAMPLES[-2].read_bytes().splitlines()
+    paths = []
+    for i, sample in enumerate([SAMPLES[-2], SAMPLES[0], SAMPLES[-2]]):
+        p = tmp_path / f"cap{i}.jsonl"
+        data = sample.read_bytes()
+        if i == 2:  # refused: the careful reader reports its line 4
+            data = b"\n".join(lines[:3] + [b"{nope"] + lines[4:]) + b"\n"
+        p.write_bytes(data)
+        paths.append(str(p))
+    monkeypatch.setattr(model_pkg, "FAST_MIN_BYTES", 1 << 40)
+    careful = document(analyze(paths))
+    monkeypatch.setattr(model_pkg, "FAST_MIN_BYTES", 0)
+    monkeypatch.setattr(store_mod, "FAST_READ_FILES", 2)
+    together = threading.Barrier(2, timeout=30)
+    read_one = Store._read_fast
+
+    def spy(self, con, f, on_bytes):
+        if f.src < 2:
+            together.wait()  # BrokenBarrierError unless the first two files are read at the same time
+        return read_one(self, con, f, on_bytes)
+
+    monkeypatch.setattr(Store, "_read_fast", spy)
+    doc = document(analyze(paths))
+    assert doc == careful
+    assert [i["path"] for i in doc["inputs"]] == paths and [i["format"] for i in doc["inputs"]] == ["jsonl"] * 3
+    assert doc["problems"] == [f"{paths[2]}:4: " + careful["problems"][0].split(":4: ", 1)[1]]
 
 
 def test_the_memory_limit_grows_with_the_exchanges_up_to_the_ceiling(monkeypatch):
