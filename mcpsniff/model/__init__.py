@@ -22,7 +22,7 @@ from ..load.inputs import PARQUET, expand
 from .derive import derive
 from .model import ECHO_CLASSES, Model
 from .rows import chunk_frame, row_of
-from .store import FAST_MIN_BYTES, InputFile, Store
+from .store import FAST_MIN_BYTES, InputFile, Store, whole_number
 
 
 @contextlib.contextmanager
@@ -94,7 +94,8 @@ def _build(names: list[str], strict: bool, on_problem: Callable[[Problem], None]
                 if on_bytes:
                     on_bytes(shown[0])
 
-        fast = [f for f in files if not strict and f.name != "-" and f.size >= FAST_MIN_BYTES]
+        least = whole_number(FAST_MIN_BYTES, "MCPSNIFF_FAST_MIN_BYTES")
+        fast = [f for f in files if not strict and f.name != "-" and f.size >= least]
         got = dict(zip((f.src for f in fast), store.read_fast_files(fast, on_bytes=count))) if fast else {}
         if progress is not None and fast:
             progress(store.count())

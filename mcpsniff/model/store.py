@@ -33,7 +33,7 @@ from . import fast, parquet
 from .rows import COLUMNS, chunk_frame, no_gc, row_of
 
 #: files at least this big try the fast reader first (below it the careful reader is as fast)
-FAST_MIN_BYTES = int(os.environ.get("MCPSNIFF_FAST_MIN_BYTES", 16 * 1024 * 1024))
+FAST_MIN_BYTES: int | str = os.environ.get("MCPSNIFF_FAST_MIN_BYTES", 16 * 1024 * 1024)
 #: DuckDB's memory limit; past it the table spills to a temporary directory. Measured on 1M
 #: exchanges: 200MB keeps the peak RSS near 410 MiB; 1GB is about a third faster (9.8 s against
 #: 15.7 s) at 1.2 GB
@@ -50,10 +50,10 @@ ROW_MEMORY = 40
 #: keeps the file's order (row i is line i + 1), and on this project's 2-core VM within the memory
 #: limit one thread read 1M exchanges (1 GB) in 6.2-6.5 s where two took 8.3 s (two threads gain
 #: only with ~1 GB of memory: 4.0 s, RSS 780 MiB); the line count runs beside it on another core
-FAST_READ_THREADS = int(os.environ.get("MCPSNIFF_FAST_READ_THREADS", "1"))
+FAST_READ_THREADS: int | str = os.environ.get("MCPSNIFF_FAST_READ_THREADS", 1)
 #: big JSONL files read at once (0: as many as DuckDB has threads), each by FAST_READ_THREADS: on
 #: the 2-core VM two 1M-exchange files took 7.5 s together against 13.0 s one after the other
-FAST_READ_FILES = int(os.environ.get("MCPSNIFF_FAST_READ_FILES", "0"))
+FAST_READ_FILES: int | str = os.environ.get("MCPSNIFF_FAST_READ_FILES", 0)
 _UNITS = {"b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
           "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
 
@@ -65,6 +65,18 @@ def parse_bytes(text: str, what: str) -> int:
     if not m or unit is None:
         raise UsageError(f"{what}: {text!r} is not a size like 200MB or 1GB")
     return int(float(m.group(1)) * unit)
+
+
+def whole_number(value: int | str, what: str, least: int = 0) -> int:
+    """A setting that counts something (the environment gives text): a UsageError unless it is a
+    whole number of at least ``least``."""
+    try:
+        n = int(value)
+    except ValueError:
+        n = least - 1
+    if n < least:
+        raise UsageError(f"{what}: {value!r} is not a whole number of at least {least}")
+    return n
 
 
 def size_text(n: int) -> str:
@@ -203,7 +215,8 @@ class Store:
         own cursor and :data:`FAST_READ_THREADS` DuckDB threads); their tables are kept in the
         files' order. ``on_bytes(src, n)``: n bytes of that file read so far."""
         threads = self.con.execute("SELECT current_setting('threads')").fetchall()[0][0]
-        at_once = max(1, min(len(files), FAST_READ_FILES or threads))
+        at_once = max(1, min(len(files), whole_number(FAST_READ_FILES, "MCPSNIFF_FAST_READ_FILES") or threads))
+        read_threads = whole_number(FAST_READ_THREADS, "MCPSNIFF_FAST_READ_THREADS", 1)
         cursors = [self.con.cursor() for _ in range(at_once)] if at_once > 1 else [self.con]
         free = list(cursors)
         lock = threading.Lock()
@@ -218,7 +231,7 @@ class Store:
                     free.append(con)
 
         try:
-            self.con.execute(f"SET threads = {FAST_READ_THREADS}")
+            self.con.execute(f"SET threads = {read_threads}")
             if at_once == 1:
                 read_ = [read(f) for f in files]
             else:

@@ -284,3 +284,12 @@ def test_a_memory_setting_that_is_not_a_size_is_one_line():
     run = _analyze_with({"MCPSNIFF_MEMORY_LIMIT": "lots"})
     assert (run.returncode, run.stdout) == (2, "")
     assert run.stderr == "error: MCPSNIFF_MEMORY_LIMIT: 'lots' is not a size like 200MB or 1GB\n"
+
+
+@pytest.mark.parametrize("name, value, least", [
+    ("MCPSNIFF_FAST_READ_THREADS", "two", 1), ("MCPSNIFF_FAST_READ_THREADS", "0", 1),
+    ("MCPSNIFF_FAST_READ_FILES", "-1", 0), ("MCPSNIFF_FAST_MIN_BYTES", "16MB", 0)])
+def test_a_reader_setting_that_is_not_a_count_is_one_line(name, value, least):
+    run = _analyze_with({"MCPSNIFF_FAST_MIN_BYTES": "0", name: value})
+    assert (run.returncode, run.stdout) == (2, "")
+    assert run.stderr == f"error: {name}: {value!r} is not a whole number of at least {least}\n"
