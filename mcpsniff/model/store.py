@@ -207,7 +207,8 @@ class Store:
         """The fast reader for a clean JSONL file; None (nothing kept) when it must take the careful path.
 
         ``on_bytes`` follows DuckDB's progress through the file (``size`` bytes)."""
-        return self.read_fast_files([InputFile(name, src, size)], on_bytes=lambda _src, n: on_bytes(n) if on_bytes else None)[0]
+        tell = (lambda _src, n: on_bytes(n)) if on_bytes else None
+        return self.read_fast_files([InputFile(name, src, size)], on_bytes=tell)[0]
 
     def read_fast_files(self, files: list[InputFile],
                         on_bytes: Callable[[int, int], None] | None = None) -> list[InputInfo | None]:
@@ -217,34 +218,29 @@ class Store:
         threads = self.con.execute("SELECT current_setting('threads')").fetchall()[0][0]
         at_once = max(1, min(len(files), whole_number(FAST_READ_FILES, "MCPSNIFF_FAST_READ_FILES") or threads))
         read_threads = whole_number(FAST_READ_THREADS, "MCPSNIFF_FAST_READ_THREADS", 1)
-        cursors = [self.con.cursor() for _ in range(at_once)] if at_once > 1 else [self.con]
-        free = list(cursors)
-        lock = threading.Lock()
+        grown: list[int] = []  # the limits other cursors grew the database's to
 
         def read(f: InputFile) -> tuple[InputInfo, str] | None:
-            with lock:
-                con = free.pop()
+            con = self.con.cursor() if at_once > 1 else self.con
             try:
                 return self._read_fast(con, f, (lambda n: on_bytes(f.src, n)) if on_bytes else None)
             finally:
-                with lock:
-                    free.append(con)
+                if con is not self.con:
+                    grown.append(con.limit)
+                    con.close()
 
         try:
             self.con.execute(f"SET threads = {read_threads}")
             if at_once == 1:
-                read_ = [read(f) for f in files]
+                results = [read(f) for f in files]
             else:
                 with ThreadPoolExecutor(at_once, thread_name_prefix="mcpsniff-read") as pool:
-                    read_ = list(pool.map(read, files))
+                    results = list(pool.map(read, files))
         finally:
             self.con.execute(f"SET threads = {threads}")
-            self.con.limit = max(c.limit for c in cursors)  # what a cursor grew it to
-            for c in cursors:
-                if c is not self.con:
-                    c.close()
-        self.parts += [(part, True) for _, part in filter(None, read_)]
-        return [r[0] if r else None for r in read_]
+            self.con.limit = max([self.con.limit, *grown])
+        self.parts += [(part, True) for _, part in filter(None, results)]
+        return [r[0] if r else None for r in results]
 
     def _read_fast(self, con: Connection, f: InputFile,
                    on_bytes: Callable[[int], None] | None) -> tuple[InputInfo, str] | None:
