@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+
+import pytest
+
 from mcpsniff import model
 from synth import Scenario, seed_scenario
 
@@ -117,6 +121,39 @@ def test_rows_in_file_order_are_put_beside_their_facts_and_rows_out_of_order_are
         derive_mod._beside = real
     assert calls == [True, False]  # beside by position; out of step, so joined instead
     assert _m_rows(again) == _m_rows(back) == _m_rows(in_order)
+
+
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="DuckDB has one thread here: parts go in one at a time")
+def test_parts_are_put_beside_their_facts_several_at_once(tmp_path, monkeypatch):
+    """Each fast-read file is a part; parts go in as many at once as DuckDB has threads, each on
+    its own cursor (a barrier only two parts in flight together pass), and the table is the one the
+    careful reader's single part gives."""
+    import importlib
+    import threading
+    from pathlib import Path
+
+    derive_mod = importlib.import_module("mcpsniff.model.derive")
+    samples = sorted((Path(__file__).resolve().parents[2] / "samples").glob("*.jsonl"))
+    paths = [str(p) for p in samples[:3]]
+    monkeypatch.setattr(model, "FAST_MIN_BYTES", 1 << 40)
+    careful = model.build(paths)
+    want = _m_rows(careful)
+    careful.close()
+    monkeypatch.setattr(model, "FAST_MIN_BYTES", 0)
+    together = threading.Barrier(2, timeout=30)
+    real = derive_mod._beside
+
+    def spy(con, sql):
+        if "f0 " in sql or "f1 " in sql:
+            together.wait()  # BrokenBarrierError unless the first two parts go in at the same time
+        return real(con, sql)
+
+    monkeypatch.setattr(derive_mod, "_beside", spy)
+    m = model.build(paths)
+    try:
+        assert [i.fmt for i in m.inputs] == ["jsonl"] * 3 and _m_rows(m) == want
+    finally:
+        m.close()
 
 
 def test_runs_keep_the_first_few_and_the_first_error_and_sum_up_the_rest():
