@@ -85,14 +85,15 @@ def _build(names: list[str], strict: bool, on_problem: Callable[[Problem], None]
         files = [f for f in plan if isinstance(f, InputFile)]
         done = {f.src: 0 for f in files}  # bytes read per file
         lock = threading.Lock()
-        shown = [0]
+        shown = 0  # bytes reported: never less than before
 
         def count(src: int, n: int) -> None:
+            nonlocal shown
             with lock:  # the fast reader reports from several threads; a file it refused is read again
                 done[src] = n
-                shown[0] = max(shown[0], sum(done.values()))
+                shown = max(shown, sum(done.values()))
                 if on_bytes:
-                    on_bytes(shown[0])
+                    on_bytes(shown)
 
         least = whole_number(FAST_MIN_BYTES, "MCPSNIFF_FAST_MIN_BYTES")
         fast = [f for f in files if not strict and f.name != "-" and f.size >= least]

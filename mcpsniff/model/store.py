@@ -125,6 +125,30 @@ class Connection:
         return getattr(self._con, name)
 
 
+def each_on_a_cursor(con: Any, items: list[Any], fn: Callable[[Any, Any], Any], at_once: int) -> list[Any]:
+    """``fn(cursor, item)`` for every item, ``at_once`` at a time in threads, each on its own cursor
+    of ``con`` (``con`` itself when one at a time); the results in the items' order. A limit a
+    cursor grew (:class:`Connection`) stays ``con``'s."""
+    if at_once <= 1:
+        return [fn(con, item) for item in items]
+    grown: list[int] = []
+
+    def one(item: Any) -> Any:
+        cur = con.cursor()
+        try:
+            return fn(cur, item)
+        finally:
+            grown.append(getattr(cur, "limit", 0))
+            cur.close()
+
+    try:
+        with ThreadPoolExecutor(at_once, thread_name_prefix="mcpsniff") as pool:
+            return list(pool.map(one, items))
+    finally:
+        if isinstance(con, Connection):
+            con.limit = max([con.limit, *grown])
+
+
 class InputFile(NamedTuple):
     """A capture file to read: its name, input number and size in bytes (for progress)."""
 
@@ -218,27 +242,15 @@ class Store:
         threads = self.con.execute("SELECT current_setting('threads')").fetchall()[0][0]
         at_once = max(1, min(len(files), whole_number(FAST_READ_FILES, "MCPSNIFF_FAST_READ_FILES") or threads))
         read_threads = whole_number(FAST_READ_THREADS, "MCPSNIFF_FAST_READ_THREADS", 1)
-        grown: list[int] = []  # the limits other cursors grew the database's to
 
-        def read(f: InputFile) -> tuple[InputInfo, str] | None:
-            con = self.con.cursor() if at_once > 1 else self.con
-            try:
-                return self._read_fast(con, f, (lambda n: on_bytes(f.src, n)) if on_bytes else None)
-            finally:
-                if con is not self.con:
-                    grown.append(con.limit)
-                    con.close()
+        def read(con: Connection, f: InputFile) -> tuple[InputInfo, str] | None:
+            return self._read_fast(con, f, (lambda n: on_bytes(f.src, n)) if on_bytes else None)
 
         try:
             self.con.execute(f"SET threads = {read_threads}")
-            if at_once == 1:
-                results = [read(f) for f in files]
-            else:
-                with ThreadPoolExecutor(at_once, thread_name_prefix="mcpsniff-read") as pool:
-                    results = list(pool.map(read, files))
+            results = each_on_a_cursor(self.con, files, read, at_once)
         finally:
             self.con.execute(f"SET threads = {threads}")
-            self.con.limit = max([self.con.limit, *grown])
         self.parts += [(part, True) for _, part in filter(None, results)]
         return [r[0] if r else None for r in results]
 
