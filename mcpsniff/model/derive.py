@@ -193,10 +193,14 @@ def assemble(con: duckdb.DuckDBPyConnection, parts: list[tuple[str, bool]]) -> N
 
 def _beside(con: duckdb.DuckDBPyConnection, sql: str) -> bool:
     """Insert the part ``sql`` by a positional join with its facts; False when they are out of step."""
-    srcs = [s for (s,) in con.execute(f"SELECT DISTINCT src FROM ({sql})").fetchall()]
-    if not srcs:
+    spans = con.execute(f"SELECT src, min(line), max(line) FROM ({sql}) GROUP BY src").fetchall()
+    if not spans:
         return True
-    fs = f"(SELECT * FROM facts WHERE src IN ({', '.join(str(int(s)) for s in srcs)})) fs"  # in (src, line) order
+    # the facts of its rows, in (src, line) order: a piece of a file holds a run of its lines, a part
+    # of several inputs (the careful reader's) holds them whole
+    where = (f"src = {int(spans[0][0])} AND line BETWEEN {int(spans[0][1])} AND {int(spans[0][2])}" if len(spans) == 1
+             else f"src IN ({', '.join(str(int(s)) for s, _, _ in spans)})")
+    fs = f"(SELECT * FROM facts WHERE {where}) fs"
     try:
         con.execute(f"""
             INSERT INTO m

@@ -189,15 +189,20 @@ FROM (
 """
 
 
-def count_lines(path: str, compressed: bool, block: int = 1 << 22) -> int:
-    """The file's lines (a last line without its newline counts too). DuckDB skips blank lines, so
-    the fast reader keeps a file only when it made a row of every line: then row i is line i + 1."""
+def count_lines(path: str, compressed: bool, start: int = 0, length: int = -1, block: int = 1 << 22) -> int:
+    """The file's lines (a last line without its newline counts too), or those of ``length`` bytes
+    from ``start`` (a piece of a plain file). DuckDB skips blank lines, so the fast reader keeps a
+    file only when it made a row of every line: then row i is line i + 1."""
     buf = bytearray(block)
-    lines, last = 0, b"\n"
+    lines, last, left = 0, b"\n", length
     with (gzip.open(path, "rb") if compressed else open(path, "rb", buffering=0)) as fo:
-        while n := fo.readinto(buf):
+        if start:
+            fo.seek(start)
+        while left and (n := fo.readinto(buf if left < 0 else memoryview(buf)[:left])):
             lines += buf.count(b"\n", 0, n)
             last = bytes(buf[n - 1:n])
+            if left > 0:
+                left -= n
     return lines + (last != b"\n")
 
 

@@ -4,7 +4,8 @@ multi-threaded.
 Inputs land in tables of one row per exchange (the columns of :data:`mcpsniff.model.rows.COLUMNS`):
 
 - large plain or gzip JSONL files through the fast reader (:mod:`mcpsniff.model.fast`: DuckDB's
-  ``read_json`` extracts the columns in SQL), when the whole file is clean: a table ``f<src>`` each;
+  ``read_json`` extracts the columns in SQL), when the whole file is clean: a table ``f<src>`` each,
+  or ``f<src>_<i>`` for each piece of a big plain file read in pieces at once (:mod:`.pieces`);
 - everything else (HAR, flow files, pipes, small files, files with bad lines) through the careful
   reader (:func:`mcpsniff.model.rows.row_of`, in chunks, so memory stays bounded too) into ``x``.
 
@@ -29,7 +30,7 @@ import pandas as pd
 from .. import load
 from ..load import InputInfo, Problem, Reading
 from ..errors import LoadError, ResourceError, UsageError
-from . import fast, parquet
+from . import fast, parquet, pieces
 from .rows import COLUMNS, chunk_frame, no_gc, row_of
 
 #: files at least this big try the fast reader first (below it the careful reader is as fast)
@@ -51,9 +52,12 @@ ROW_MEMORY = 40
 #: limit one thread read 1M exchanges (1 GB) in 6.2-6.5 s where two took 8.3 s (two threads gain
 #: only with ~1 GB of memory: 4.0 s, RSS 780 MiB); the line count runs beside it on another core
 FAST_READ_THREADS: int | str = os.environ.get("MCPSNIFF_FAST_READ_THREADS", 1)
-#: big JSONL files read at once (0: as many as DuckDB has threads), each by FAST_READ_THREADS: on
-#: the 2-core VM two 1M-exchange files took 7.5 s together against 13.0 s one after the other
+#: big JSONL files (or pieces of them) read at once (0: as many as DuckDB has threads), each by
+#: FAST_READ_THREADS: on the 2-core VM two 1M-exchange files took 7.5 s together against 13.0 s one
+#: after the other, and one such file in pieces 4.0-5.5 s against 7.5-10 s in one read
 FAST_READ_FILES: int | str = os.environ.get("MCPSNIFF_FAST_READ_FILES", 0)
+#: the smallest piece a plain file is cut into for reads at once
+FAST_PIECE_MIN_BYTES = 8 * 1024 * 1024
 _UNITS = {"b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
           "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
 
@@ -157,6 +161,23 @@ class InputFile(NamedTuple):
     size: int = 0
 
 
+class _Job(NamedTuple):
+    """One fast read: a whole file (``piece.length`` -1) or its ``index``-th piece, as DuckDB opens it."""
+
+    file: InputFile
+    index: int
+    piece: pieces.Piece
+    path: str
+    compressed: bool
+
+
+class _Table(NamedTuple):
+    """A fast read's table and the file lines it holds."""
+
+    name: str
+    lines: int
+
+
 CHUNK = 16384  # careful-reader rows per insert
 
 _SQL_TYPES = {np.int8: "TINYINT", np.int16: "SMALLINT", np.int32: "INTEGER", np.int64: "BIGINT",
@@ -170,8 +191,9 @@ def sql_type(kind: Any) -> str:
 class Store:
     """One DuckDB connection holding one capture's exchanges.
 
-    Each fast-read file gets its own table (its ``rowid`` is the file line minus one: DuckDB keeps
-    file order, so no numbering pass is needed); careful-read rows share the table ``x``, with
+    Each fast-read file (or piece) gets its own table (its ``rowid`` is the line minus one, counted
+    from the piece's first line: DuckDB keeps file order, so no numbering pass is needed);
+    careful-read rows share the table ``x``, with
     their line numbers. :meth:`finish` presents them as one view ``u``; ``derive`` numbers the
     exchanges by time."""
 
@@ -188,7 +210,7 @@ class Store:
         self.con.execute(f"CREATE TABLE x ({cols})")
         #: one (SELECT of COLUMNS, rows come in (src, line) order) per input table
         self.parts: list[tuple[str, bool]] = [("SELECT * FROM x", True)]
-        self.meta: list[list[dict[str, Any]]] = []
+        self._pieces: Any = None  # the filesystem serving pieces of files, once one is cut
 
     def close(self) -> None:
         try:
@@ -236,34 +258,61 @@ class Store:
 
     def read_fast_files(self, files: list[InputFile],
                         on_bytes: Callable[[int, int], None] | None = None) -> list[InputInfo | None]:
-        """:meth:`read_fast` for several files, :data:`FAST_READ_FILES` at once (each statement on its
-        own cursor and :data:`FAST_READ_THREADS` DuckDB threads); their tables are kept in the
-        files' order. ``on_bytes(src, n)``: n bytes of that file read so far."""
+        """:meth:`read_fast` for several files, :data:`FAST_READ_FILES` reads at once (each statement
+        on its own cursor and :data:`FAST_READ_THREADS` DuckDB threads); big plain files are read in
+        pieces (:func:`_jobs`). Their tables are kept in the files' order. ``on_bytes(src, n)``: n
+        bytes of that file read so far."""
         threads = self.con.execute("SELECT current_setting('threads')").fetchall()[0][0]
-        at_once = max(1, min(len(files), whole_number(FAST_READ_FILES, "MCPSNIFF_FAST_READ_FILES") or threads))
+        at_once = max(1, whole_number(FAST_READ_FILES, "MCPSNIFF_FAST_READ_FILES") or threads)
         read_threads = whole_number(FAST_READ_THREADS, "MCPSNIFF_FAST_READ_THREADS", 1)
+        jobs = self._jobs(files, at_once)
+        done: dict[tuple[int, int], int] = {}
+        lock = threading.Lock()
 
-        def read(con: Connection, f: InputFile) -> tuple[InputInfo, str] | None:
-            return self._read_fast(con, f, (lambda n: on_bytes(f.src, n)) if on_bytes else None)
+        def read(con: Connection, job: _Job) -> _Table | None:
+            def tell(n: int) -> None:
+                with lock:  # pieces of one file report from several threads
+                    done[job.file.src, job.index] = n
+                    on_bytes(job.file.src, sum(v for (src, _), v in done.items() if src == job.file.src))  # type: ignore[misc]
+            return self._read_fast(con, job, tell if on_bytes else None)
 
         try:
             self.con.execute(f"SET threads = {read_threads}")
-            results = each_on_a_cursor(self.con, files, read, at_once)
+            tables = each_on_a_cursor(self.con, jobs, read, min(at_once, len(jobs)))
         finally:
             self.con.execute(f"SET threads = {threads}")
-        self.parts += [(part, True) for _, part in filter(None, results)]
-        return [r[0] if r else None for r in results]
+        return [self._keep(f, [t for j, t in zip(jobs, tables) if j.file is f]) for f in files]
 
-    def _read_fast(self, con: Connection, f: InputFile,
-                   on_bytes: Callable[[int], None] | None) -> tuple[InputInfo, str] | None:
-        """One file into the table ``f<src>``: its input and the SELECT of its exchanges, or None."""
-        name, src = f.name, f.src
-        compressed = _is_gzip(name)
-        lines = _Background(fast.count_lines, name, compressed)  # in parallel with DuckDB's read
-        table = f"f{src}"
-        watch = _Progress(con, on_bytes, f.size) if on_bytes else None
+    def _jobs(self, files: list[InputFile], at_once: int) -> list[_Job]:
+        """One read per file, or one per piece of a big plain file (:mod:`.pieces`): DuckDB reads a
+        file in order on one thread, so a capture of fewer files than reads at once would leave cores
+        idle. Pieces are about an ``at_once``-th of all the bytes (at least :data:`FAST_PIECE_MIN_BYTES`).
+        (Smaller pieces balance better but cost memory later: at 1M exchanges, four pieces on two
+        cores made the time sort outgrow the 200MB limit, RSS 680 MiB against 440-470 MiB for two.)"""
+        total = sum(f.size for f in files)
+        share = max(FAST_PIECE_MIN_BYTES, -(-total // at_once))
+        jobs: list[_Job] = []
+        for f in files:
+            compressed = _is_gzip(f.name)
+            if at_once > 1 and not compressed and f.size > share:
+                if self._pieces is None:
+                    self._pieces = pieces.filesystem()
+                    self.con.register_filesystem(self._pieces)
+                jobs += [_Job(f, i, p, self._pieces.add(p), False)
+                         for i, p in enumerate(pieces.cut(f.name, f.size, -(-f.size // share)))]
+            else:
+                jobs.append(_Job(f, 0, pieces.Piece(f.name, 0, -1), f.name, compressed))
+        return jobs
+
+    def _read_fast(self, con: Connection, job: _Job, on_bytes: Callable[[int], None] | None) -> _Table | None:
+        """One file or piece into its own table: the table and its lines, or None when the fast reader
+        must give way to the careful one."""
+        p = job.piece
+        lines = _Background(fast.count_lines, p.name, job.compressed, p.start, p.length)  # beside DuckDB's read
+        table = f"f{job.file.src}" if p.length < 0 else f"f{job.file.src}_{job.index}"
+        watch = _Progress(con, on_bytes, job.file.size if p.length < 0 else p.length) if on_bytes else None
         try:
-            con.execute(f"CREATE TABLE {table} AS {fast.insert_sql(name, compressed)}", [src])
+            con.execute(f"CREATE TABLE {table} AS {fast.insert_sql(job.path, job.compressed)}", [job.file.src])
         except duckdb.Error:
             con.execute(f"DROP TABLE IF EXISTS {table}")
             return None
@@ -274,18 +323,29 @@ class Store:
             n_lines = lines.result()
         except (OSError, EOFError, ValueError):  # a cut or damaged gzip: the careful reader says where
             n_lines = -1
-        if n_lines != con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]:
+        rows, bad = con.execute(f"SELECT count(*), count(*) FILTER (kind IS DISTINCT FROM 'meta' AND NOT coalesce(valid, false)) "
+                                f"FROM {table}").fetchall()[0]
+        if n_lines != rows or bad:
             con.execute(f"DROP TABLE {table}")
             return None
-        bad, n = con.execute(f"SELECT count(*) FILTER (kind IS DISTINCT FROM 'meta' AND NOT coalesce(valid, false)), "
-                             f"count(*) FILTER (kind = 'exchange') FROM {table}").fetchall()[0]
-        if bad:
-            con.execute(f"DROP TABLE {table}")
+        return _Table(table, rows)
+
+    def _keep(self, f: InputFile, tables: list[_Table | None]) -> InputInfo | None:
+        """The input of a file whose tables (one, or one per piece) the fast reader all kept, each a
+        part with its file line numbers; None (and nothing kept) when it refused any of them."""
+        if not all(tables):
+            for t in filter(None, tables):
+                self.con.execute(f"DROP TABLE {t.name}")
             return None
-        meta = tuple(json.loads(m) for (m,) in con.execute(
-            f"SELECT meta FROM {table} WHERE kind = 'meta' ORDER BY rowid").fetchall())
-        cols = ", ".join("rowid + 1 AS line" if c == "line" else c for c, _ in COLUMNS)
-        return InputInfo(name, "jsonl", n, meta), f"SELECT {cols} FROM {table} WHERE kind = 'exchange'"
+        meta, n, before = [], 0, 0
+        for t in tables:  # type: ignore[union-attr]
+            meta += [json.loads(m) for (m,) in self.con.execute(
+                f"SELECT meta FROM {t.name} WHERE kind = 'meta' ORDER BY rowid").fetchall()]
+            n += self.con.execute(f"SELECT count(*) FROM {t.name} WHERE kind = 'exchange'").fetchall()[0][0]
+            cols = ", ".join(f"rowid + {before + 1} AS line" if c == "line" else c for c, _ in COLUMNS)
+            self.parts.append((f"SELECT {cols} FROM {t.name} WHERE kind = 'exchange'", True))
+            before += t.lines
+        return InputInfo(f.name, "jsonl", n, tuple(meta))
 
     def read_parquet(self, directory: str, first_src: int) -> list[InputInfo]:
         """A Parquet export (:mod:`mcpsniff.model.parquet`): one input per capture file it came from."""
@@ -326,7 +386,7 @@ class Store:
         """Drop the input tables once ``m`` holds their rows."""
         self.con.execute("DROP VIEW IF EXISTS u")
         for (name,) in self.con.execute("SELECT table_name FROM duckdb_tables() WHERE table_name = 'x' "
-                                         "OR regexp_full_match(table_name, 'f[0-9]+')").fetchall():
+                                         "OR regexp_full_match(table_name, 'f[0-9]+(_[0-9]+)?')").fetchall():
             self.con.execute(f"DROP TABLE {name}")
 
 

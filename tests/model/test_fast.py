@@ -210,10 +210,10 @@ def test_several_files_are_read_at_once_and_kept_in_their_order(tmp_path, monkey
     together = threading.Barrier(2, timeout=30)
     read_one = Store._read_fast
 
-    def spy(self, con, f, on_bytes):
-        if f.src < 2:
+    def spy(self, con, job, on_bytes):
+        if job.file.src < 2:
             together.wait()  # BrokenBarrierError unless the first two files are read at the same time
-        return read_one(self, con, f, on_bytes)
+        return read_one(self, con, job, on_bytes)
 
     monkeypatch.setattr(Store, "_read_fast", spy)
     doc = document(analyze(paths))
