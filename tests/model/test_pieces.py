@@ -134,3 +134,17 @@ def test_pieces_and_whole_files_mix_in_one_capture(tmp_path, monkeypatch):
     assert doc == careful and [i["path"] for i in doc["inputs"]] == paths
     per_file = [sorted(j.index for j in jobs if j.file.name == p) for p in paths]
     assert per_file[1] == [0] and len(per_file[0]) > 1 and len(per_file[2]) > 1
+
+
+def test_a_file_in_pieces_reports_its_bytes_once_each(tmp_path, monkeypatch):
+    """Progress sums the pieces of a file: it never goes back and ends at the file's size."""
+    p = tmp_path / "cap.jsonl"
+    p.write_bytes(SEED.read_bytes() * 40)  # the same exchanges again and again: one long capture
+    _split(monkeypatch)
+    seen: list[int] = []
+    m = model_pkg.build([str(p)], on_bytes=seen.append)
+    try:
+        assert m.inputs[0].fmt == "jsonl" and m.n == 40 * (len(SEED.read_bytes().splitlines()) - 1)
+    finally:
+        m.close()
+    assert seen == sorted(seen) and seen[-1] == p.stat().st_size
