@@ -288,7 +288,9 @@ class Model:
         header = "CASE WHEN req_sid IS NOT NULL THEN 'sent' WHEN echo = 'dropped' THEN 'missing' ELSE '' END"
         issued = f"CASE WHEN rpc_method = 'initialize' AND {self.OK} AND resp_sid IS NOT NULL THEN resp_sid END"
         # the runs are found on narrow rows (position, plane, key); what a run shows is read afterwards
-        # from its first exchange, for the few runs kept
+        # from its first exchange, for the few runs kept, and its statuses counted for those only (a
+        # histogram for every run took half the statement: 1M exchanges in 773,606 runs, 1.95 s
+        # against 1.05 s)
         rows = self.rows(f"""
             WITH r AS (
               SELECT pos, plane, {mark} AS mark, status,
@@ -297,15 +299,16 @@ class Model:
               FROM m WHERE {self.MCP} AND plane IN ({plist})),
             s AS (SELECT *, CASE WHEN key IS DISTINCT FROM lag(key) OVER (PARTITION BY plane ORDER BY pos) THEN 1 ELSE 0 END AS new FROM r),
             g AS (SELECT pos, plane, mark, status, sum(new) OVER (PARTITION BY plane ORDER BY pos) - 1 AS i FROM s),
-            runs AS (SELECT plane, i, min(pos) AS first, any_value(mark) AS mark, count(*) AS n, histogram(status) AS statuses
-                     FROM g GROUP BY plane, i),
+            runs AS (SELECT plane, i, min(pos) AS first, any_value(mark) AS mark, count(*) AS n FROM g GROUP BY plane, i),
             p AS (SELECT plane, count(*) AS n_runs, min(i) FILTER (mark = 'error') AS fe FROM runs GROUP BY plane),
             c AS (
               SELECT runs.*, p.fe, CASE WHEN p.n_runs <= {keep} THEN true
                                         WHEN p.fe >= {keep} THEN i < {prefix} OR i = p.fe
                                         ELSE i < {keep} END AS kept
               FROM runs JOIN p USING (plane))
-            SELECT 'run' AS kind, plane, i, first, n, statuses, NULL AS steps, NULL AS errors FROM c WHERE kept
+            SELECT 'run' AS kind, plane, i, first, n, (SELECT histogram(status) FROM g WHERE g.plane = c.plane AND g.i = c.i),
+                   NULL AS steps, NULL AS errors
+            FROM c WHERE kept
             UNION ALL
             SELECT 'gap', plane, min(i), min(first), sum(n), NULL, count(*), coalesce(sum(n) FILTER (mark = 'error'), 0)
             FROM c WHERE NOT kept GROUP BY plane, CASE WHEN fe >= {keep} AND i < fe THEN 1 ELSE 2 END
