@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 #: the columns of every file (the partition column ``day`` comes from the directory names)
 FILE_COLUMNS = tuple(c for c, _ in COLUMNS) + ("source",)
 PARTITION = "day"
+DAY_MICROS = 86_400_000_000
 
 
 def _lit(s: str) -> str:
@@ -37,14 +38,28 @@ def relation(directory: str) -> str:
 
 
 def write(model: "Model", directory: str) -> int:
-    """Write the model's exchanges under ``directory`` (new or empty); returns the rows written."""
+    """Write the model's exchanges under ``directory`` (new or empty); returns the rows written.
+
+    One file per day, each written on its own (rows by time): DuckDB's ``PARTITION_BY`` took three
+    times as long for the same files (1M exchanges of one day: 12.1 s against 3.8 s) and ran out of
+    the 200MB memory limit once."""
     if os.path.exists(directory) and (not os.path.isdir(directory) or os.listdir(directory)):
         raise UsageError(f"{directory}: exists and is not an empty directory; name a new one")
     names = [i.name for i in model.inputs]
     source = "CASE src " + " ".join(f"WHEN {i} THEN {_lit(n)}" for i, n in enumerate(names)) + " END"
     cols = ", ".join(c for c in FILE_COLUMNS if c != "source")
-    day = "strftime(make_timestamp((t_req * 1000000)::BIGINT), '%Y-%m-%d')"
-    model.con.execute(f"""
-        COPY (SELECT {cols}, {source} AS source, {day} AS {PARTITION} FROM m ORDER BY pos)
-        TO {_lit(directory)} (FORMAT parquet, PARTITION_BY ({PARTITION}), COMPRESSION zstd)""")
+    micros = "(t_req * 1000000)::BIGINT"  # the request's time as make_timestamp takes it: a day is 86400e6 of them
+    days = model.con.execute(f"SELECT DISTINCT {micros} // {DAY_MICROS} AS d FROM m ORDER BY d").fetchall()
+    os.makedirs(directory, exist_ok=True)
+    for (d,) in days:
+        if d is None:  # no time (a Parquet input can lack one): Hive's name for a NULL partition
+            name, where = "__HIVE_DEFAULT_PARTITION__", "t_req IS NULL"
+        else:
+            name = model.con.execute(f"SELECT strftime(make_timestamp({int(d)} * {DAY_MICROS}), '%Y-%m-%d')").fetchall()[0][0]
+            where = f"{micros} // {DAY_MICROS} = {int(d)}"
+        part = os.path.join(directory, f"{PARTITION}={name}")
+        os.mkdir(part)
+        model.con.execute(f"""
+            COPY (SELECT {cols}, {source} AS source FROM m WHERE {where} ORDER BY pos)
+            TO {_lit(os.path.join(part, "data_0.parquet"))} (FORMAT parquet, COMPRESSION zstd)""")
     return model.n

@@ -100,3 +100,46 @@ def test_a_parquet_export_mixes_with_jsonl_and_gzip(tmp_path):
     assert mixed["findings"] and [(f["rule"], f["plane"], f["count"]) for f in mixed["findings"]] == \
         [(f["rule"], f["plane"], f["count"]) for f in ref["findings"]]
     assert mixed["planes"] == ref["planes"]
+
+
+def test_each_row_is_in_its_utc_day_and_each_day_in_time_order(tmp_path):
+    """A day's file holds the exchanges whose request time (in whole microseconds, as make_timestamp
+    takes it) falls on that UTC day, by time; one just before midnight that rounds to midnight is
+    the next day's."""
+    s = seed_scenario(tool_calls=6)
+    midnight = 86400.0 * 20000
+    n = len(s.records)
+    for i, rec in enumerate(s.records):  # spread over three days, one request 0.2 us before a midnight
+        start = midnight - 0.0000002 if i == n // 2 else midnight + 86400.0 * (i * 3 // n - 1) + 3600 + i
+        rec["t"] = {k: (start + (v - rec["t"]["req"]) if isinstance(v, float) else v) for k, v in rec["t"].items()}
+    assert s.records[n // 2]["t"]["req"] < midnight
+    cap = tmp_path / "cap.jsonl"
+    cap.write_bytes(s.jsonl())
+    out = tmp_path / "pq"
+    assert runner.invoke(app, ["export", str(cap), "--parquet", str(out)]).exit_code == 0
+    rows = duckdb.sql(f"SELECT day::VARCHAR, t_req, filename FROM read_parquet('{out}/**/*.parquet', hive_partitioning = true, "
+                      "filename = true)").fetchall()
+    assert len(rows) == n
+    for day, t, filename in rows:
+        assert day == duckdb.sql(f"SELECT strftime(make_timestamp(({t!r}::DOUBLE * 1000000)::BIGINT), '%Y-%m-%d')").fetchall()[0][0]
+        assert Path(filename).parent.name == f"day={day}"
+    by_file: dict[str, list[float]] = {}
+    for _, t, filename in rows:
+        by_file.setdefault(filename, []).append(t)
+    assert len(by_file) == 3 and all(ts == sorted(ts) for ts in by_file.values())
+    assert any(t < midnight and day == "2024-10-04" for day, t, _ in rows)  # rounded up to the next day
+
+
+def test_rows_without_a_time_go_to_hives_null_partition(tmp_path):
+    """A Parquet input may lack a request time; exporting it again puts those rows under
+    day=__HIVE_DEFAULT_PARTITION__, as DuckDB's own partitioned writer names a NULL day."""
+    first, second = tmp_path / "pq", tmp_path / "pq2"
+    assert runner.invoke(app, ["export", str(SAMPLES[0]), "--parquet", str(first)]).exit_code == 0
+    (f,) = first.glob("day=*/data_0.parquet")
+    duckdb.sql(f"COPY (SELECT * REPLACE (CASE WHEN line = 3 THEN NULL ELSE t_req END AS t_req) FROM read_parquet('{f}')) "
+               f"TO '{f}.new' (FORMAT parquet)")
+    Path(f"{f}.new").replace(f)
+    r = runner.invoke(app, ["export", str(first), "--parquet", str(second)])
+    assert r.exit_code == 0, r.output
+    assert sorted(p.name for p in second.iterdir()) == sorted([f.parent.name, "day=__HIVE_DEFAULT_PARTITION__"])
+    assert duckdb.sql(f"SELECT count(*) FROM read_parquet('{second}/day=__HIVE_DEFAULT_PARTITION__/*.parquet')").fetchall() == [(1,)]
