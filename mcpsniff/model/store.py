@@ -193,9 +193,8 @@ class Store:
 
     Each fast-read file (or piece) gets its own table (its ``rowid`` is the line minus one, counted
     from the piece's first line: DuckDB keeps file order, so no numbering pass is needed);
-    careful-read rows share the table ``x``, with
-    their line numbers. :meth:`finish` presents them as one view ``u``; ``derive`` numbers the
-    exchanges by time."""
+    careful-read rows share the table ``x``, with their line numbers. :meth:`finish` presents them
+    as one view ``u``; ``derive`` numbers the exchanges by time."""
 
     def __init__(self, *, memory_limit: str = MEMORY_LIMIT, memory_max: str = MEMORY_MAX,
                  threads: int | None = None) -> None:
@@ -288,7 +287,7 @@ class Store:
         file in order on one thread, so a capture of fewer files than reads at once would leave cores
         idle. Pieces are about an ``at_once``-th of all the bytes (at least :data:`FAST_PIECE_MIN_BYTES`).
         (Smaller pieces balance better but cost memory later: at 1M exchanges, four pieces on two
-        cores made the time sort outgrow the 200MB limit, RSS 680 MiB against 440-470 MiB for two.)"""
+        cores made the time sort outgrow the 200MB limit, RSS 663-669 MiB against 430-463 MiB for two.)"""
         total = sum(f.size for f in files)
         share = max(FAST_PIECE_MIN_BYTES, -(-total // at_once))
         jobs: list[_Job] = []
