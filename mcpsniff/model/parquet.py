@@ -49,13 +49,14 @@ def write(model: "Model", directory: str) -> int:
     source = "CASE src " + " ".join(f"WHEN {i} THEN {_lit(n)}" for i, n in enumerate(names)) + " END"
     cols = ", ".join(c for c in FILE_COLUMNS if c != "source")
     micros = "(t_req * 1000000)::BIGINT"  # the request's time as make_timestamp takes it: a day is 86400e6 of them
-    days = model.con.execute(f"SELECT DISTINCT {micros} // {DAY_MICROS} AS d FROM m ORDER BY d").fetchall()
+    days = model.con.execute(f"""
+        SELECT d, strftime(make_timestamp(d * {DAY_MICROS}), '%Y-%m-%d')
+        FROM (SELECT DISTINCT {micros} // {DAY_MICROS} AS d FROM m) ORDER BY d""").fetchall()
     os.makedirs(directory, exist_ok=True)
-    for (d,) in days:
+    for d, name in days:
         if d is None:  # no time (a Parquet input can lack one): Hive's name for a NULL partition
             name, where = "__HIVE_DEFAULT_PARTITION__", "t_req IS NULL"
         else:
-            name = model.con.execute(f"SELECT strftime(make_timestamp({int(d)} * {DAY_MICROS}), '%Y-%m-%d')").fetchall()[0][0]
             where = f"{micros} // {DAY_MICROS} = {int(d)}"
         part = os.path.join(directory, f"{PARTITION}={name}")
         os.mkdir(part)

@@ -172,10 +172,11 @@ class _Job(NamedTuple):
 
 
 class _Table(NamedTuple):
-    """A fast read's table and the file lines it holds."""
+    """A fast read's table, the file lines it holds and how many of them are exchanges."""
 
     name: str
     lines: int
+    exchanges: int
 
 
 CHUNK = 16384  # careful-reader rows per insert
@@ -322,12 +323,13 @@ class Store:
             n_lines = lines.result()
         except (OSError, EOFError, ValueError):  # a cut or damaged gzip: the careful reader says where
             n_lines = -1
-        rows, bad = con.execute(f"SELECT count(*), count(*) FILTER (kind IS DISTINCT FROM 'meta' AND NOT coalesce(valid, false)) "
-                                f"FROM {table}").fetchall()[0]
+        rows, bad, exchanges = con.execute(
+            f"SELECT count(*), count(*) FILTER (kind IS DISTINCT FROM 'meta' AND NOT coalesce(valid, false)), "
+            f"count(*) FILTER (kind = 'exchange') FROM {table}").fetchall()[0]
         if n_lines != rows or bad:
             con.execute(f"DROP TABLE {table}")
             return None
-        return _Table(table, rows)
+        return _Table(table, rows, exchanges)
 
     def _keep(self, f: InputFile, tables: list[_Table | None]) -> InputInfo | None:
         """The input of a file whose tables (one, or one per piece) the fast reader all kept, each a
@@ -340,7 +342,7 @@ class Store:
         for t in tables:  # type: ignore[union-attr]
             meta += [json.loads(m) for (m,) in self.con.execute(
                 f"SELECT meta FROM {t.name} WHERE kind = 'meta' ORDER BY rowid").fetchall()]
-            n += self.con.execute(f"SELECT count(*) FROM {t.name} WHERE kind = 'exchange'").fetchall()[0][0]
+            n += t.exchanges
             cols = ", ".join(f"rowid + {before + 1} AS line" if c == "line" else c for c, _ in COLUMNS)
             self.parts.append((f"SELECT {cols} FROM {t.name} WHERE kind = 'exchange'", True))
             before += t.lines
