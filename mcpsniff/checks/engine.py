@@ -198,9 +198,11 @@ def in_list(values: list[Any]) -> str:
     return "(" + (", ".join(quote(v) if not isinstance(v, (int, float)) else str(v) for v in values) or "NULL") + ")"
 
 
-def distinct(model: Model, column: str, where: str = "TRUE") -> list[Any]:
-    """The distinct non-NULL values of a column (to test in Python once per value, not per row)."""
-    return [v for (v,) in model.rows(f"SELECT DISTINCT {column} FROM m WHERE {column} IS NOT NULL AND ({where})")]
+def distinct(model: Model, column: str, where: str = "TRUE", table: str = "m") -> list[Any]:
+    """The distinct non-NULL values of a column of the exchanges (or of ``table``), in order: to test
+    in Python once per value, not per row, or to list in a condition instead of a subquery (a
+    condition with a subquery costs a scan of its own)."""
+    return [v for (v,) in model.rows(f"SELECT DISTINCT {column} FROM {table} WHERE {column} IS NOT NULL AND ({where}) ORDER BY 1")]
 
 
 def matching(model: Model, column: str, test: Callable[[Any], bool], where: str = "TRUE") -> str:

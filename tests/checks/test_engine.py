@@ -73,3 +73,29 @@ def test_check_registry_rejects_unknown_ids_and_duplicates():
         engine.check("no-such-rule")
     with pytest.raises(ValueError, match="two checks"):
         engine.check("session-id-dropped")(lambda m: Selection("FALSE"))
+
+
+def test_healthy_traffic_costs_one_scan_to_find_the_rules_that_fire():
+    """Conditions over 404s, refusals, DELETEs or bad session ids are FALSE when the capture has none,
+    and the sessions' endpoints are listed, not looked up: no condition needs a scan of its own."""
+    s = seed_scenario(tool_calls=2)
+    s.request("openai-mcp/1.0.0", "tools/list", sid="not-issued-here", status=400, error=(-32600, "Bad Request"))
+    m = model.from_records(s.records)
+    scans = []
+    rows = m.rows
+    m.rows = lambda sql, params=(): (scans.append(sql) if sql.startswith("SELECT count(*) FILTER") else None) or rows(sql, params)
+    findings = engine.run_checks(m)
+    assert len(scans) == 1 and "SELECT" not in scans[0][len("SELECT"):].upper()
+    assert {f.rule for f in findings} >= {"session-id-dropped"}
+
+
+def test_a_condition_over_earlier_requests_still_fires_when_they_exist():
+    s = Scenario()
+    s.initialize(A, sid="s-1")
+    s.delete(A, sid="s-1", status=200)
+    s.request(A, "tools/list", sid="s-1", status=200)
+    m = model.from_records(s.records)
+    selections = {rid: engine.CHECKS[rid](m) for rid in ("deleted-session-accepted", "no-reinit-after-404")}
+    assert "EXISTS" in selections["deleted-session-accepted"].where
+    assert selections["no-reinit-after-404"].where == "FALSE"
+    assert "deleted-session-accepted" in {f.rule for f in engine.run_checks(m)}
