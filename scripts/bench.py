@@ -10,13 +10,17 @@ each in a child process, one after the other:
 - the anchor: DuckDB ``read_json`` of the capture, grouped by User-Agent x JSON-RPC method, with
   session-header presence and sessions issued (what the issue measures against);
 - ``mcpsniff analyze -f json``, ``mcpsniff report``, ``mcpsniff diff -f json FILE FILE`` (a file
-  against itself: read once).
+  against itself: read once);
+- ``read`` (only when asked for in --commands): the floor of analyze's read, DuckDB extracting the
+  columns the analysis uses (the fast reader's SELECT, :mod:`mcpsniff.model.fast`) from every file
+  into a table on all cores, in no order and without a memory limit -- no line numbers, no
+  validation fallback, no analysis. analyze cannot be faster than this.
 
 Each size's files are read through once before anything is timed, so that the first command (the
 anchor) does not alone pay for a cold page cache (after a 10M run the 1M file is out of it: its
 anchor took 5.6 s cold against 1.8-2.4 s warm).
 
-Printed per command: wall seconds (median of --runs), the ratio to the anchor (analyze) or to
+Printed per command: wall seconds (median of --runs), the ratio to the anchor (analyze, read) or to
 analyze (report, diff), and the child's peak RSS (``wait4``). The machine's load is printed too:
 on a shared machine compare ratios of one run, not seconds across runs.
 """
@@ -107,6 +111,20 @@ def anchor_argv(files: list[Path]) -> list[str]:
     return [sys.executable, "-c", code]
 
 
+READ_FLOOR = """
+import sys, duckdb
+from mcpsniff.model.fast import insert_sql
+con = duckdb.connect(config={"preserve_insertion_order": False})
+for i, name in enumerate(sys.argv[1:]):
+    sql = insert_sql(name, name.endswith(".gz"))
+    con.execute((f"INSERT INTO t {sql}" if i else f"CREATE TABLE t AS {sql}"), [i])
+"""
+
+
+def read_floor_argv(files: list[Path]) -> list[str]:
+    return [sys.executable, "-c", READ_FLOOR, *map(str, files)]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", default="100k,1M", help="comma-separated exchange counts (k, M suffixes); 10M needs ~11 GB of disk")
@@ -129,6 +147,7 @@ def main() -> None:
             "analyze": [*mcpsniff, "analyze", pattern, "-f", "json", "--fail-on", "never"],
             "report": [*mcpsniff, "report", pattern, "-o", os.devnull],
             "diff": [*mcpsniff, "diff", pattern, pattern, "-f", "json"],
+            "read": read_floor_argv(files),
         }
         results: dict[str, tuple[float, float]] = {}
         warm(files)
@@ -140,10 +159,10 @@ def main() -> None:
         cells = []
         for c in commands:
             wall, rss = results[c]
-            ratio = wall / (a_wall if c == "analyze" else base)
+            ratio = wall / (a_wall if c in ("analyze", "read") else base)
             cells.append(f"{wall:>10.2f} {ratio:>5.2f}x {rss:>5.0f}")
         print(f"{size:>9,} {len(files):>5} {mb:>6.0f} | {a_wall:>8.2f} {a_rss:>5.0f} | " + " | ".join(cells), flush=True)
-    print("ratio: analyze / anchor; report and diff / analyze")
+    print("ratio: analyze and read / anchor; report and diff / analyze")
 
 
 if __name__ == "__main__":
