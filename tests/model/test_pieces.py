@@ -4,6 +4,7 @@ careful reader makes, line numbers and problems included."""
 
 from __future__ import annotations
 
+import io
 import threading
 from pathlib import Path
 
@@ -59,6 +60,21 @@ def test_duckdb_reads_a_piece_as_a_file_of_its_own(tmp_path):
         seen.append([n for (n,) in con.execute(f"SELECT n FROM read_json('{fs.add(x)}', format='newline_delimited')").fetchall()])
     assert [n for part in seen for n in part] == list(range(1, 2001)) and all(seen)
     assert fs.info(fs.add(got[1]))["size"] == got[1].length
+
+
+def test_a_piece_reads_only_its_byte_range(tmp_path):
+    p = tmp_path / "f.jsonl"
+    p.write_bytes(b"0123456789")
+    with pieces._Range(pieces.Piece(str(p), 3, 5)) as r:  # "34567"
+        assert r.read(2) == b"34" and r.tell() == 2
+        assert r.read(10) == b"567" and r.read(1) == b""
+        r.seek(1)
+        assert r.read() == b"4567"
+        r.seek(-2, io.SEEK_END)
+        assert r.read(None) == b"67"
+        r.seek(0)
+        buf = bytearray(4)
+        assert r.readinto(buf) == 4 and buf == b"3456"
 
 
 def _split(monkeypatch):
