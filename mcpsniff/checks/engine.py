@@ -151,15 +151,17 @@ def per_plane(model: Model, rule: Rule, sel: Selection) -> list[Finding]:
 def firing(model: Model, selections: dict[str, Selection]) -> set[str]:
     """The rules with at least one selected exchange: one scan of the table for all the plain
     conditions; a condition with a subquery gets a scan of its own (inside one big aggregate
-    DuckDB cannot decorrelate it, and the whole scan slows down tenfold)."""
+    DuckDB cannot decorrelate it, and the whole scan slows down tenfold), as a WHERE clause: there
+    DuckDB filters on the plain parts first (1M exchanges: 0.01 s against 0.23 s for
+    unknown-session-wrong-status)."""
     live = {rid: f"({in_scope(model, catalogue.get(rid))}) AND ({sel.where})"
             for rid, sel in selections.items() if sel.where.strip() != "FALSE"}
     plain = [r for r in live if "SELECT" not in live[r].upper()]
-    groups = ([plain] if plain else []) + [[r] for r in live if r not in plain]
     hits: set[str] = set()
-    for ids in groups:
-        counts = model.rows("SELECT " + ", ".join(f"count(*) FILTER ({live[r]})" for r in ids) + " FROM m")[0]
-        hits.update(r for r, n in zip(ids, counts) if n)
+    if plain:
+        counts = model.rows("SELECT " + ", ".join(f"count(*) FILTER ({live[r]})" for r in plain) + " FROM m")[0]
+        hits.update(r for r, n in zip(plain, counts) if n)
+    hits.update(r for r in live if r not in plain and model.value(f"SELECT count(*) FROM m WHERE {live[r]}"))
     return hits
 
 
