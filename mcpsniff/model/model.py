@@ -287,26 +287,34 @@ class Model:
         keep, prefix = int(keep), max(int(keep) - 1, 1)
         header = "CASE WHEN req_sid IS NOT NULL THEN 'sent' WHEN echo = 'dropped' THEN 'missing' ELSE '' END"
         issued = f"CASE WHEN rpc_method = 'initialize' AND {self.OK} AND resp_sid IS NOT NULL THEN resp_sid END"
-        # the runs are found on narrow rows (position, plane, key); what a run shows is read afterwards
-        # from its first exchange, for the few runs kept, and its statuses counted for those only (a
-        # histogram for every run took half the statement: 1M exchanges in 773,606 runs, 1.95 s
-        # against 1.05 s)
+        # the runs are found on narrow rows (position, plane, key): one window over them marks where
+        # a run starts and numbers the rows; the runs are counted from their starts. What a run shows
+        # is read afterwards from its first exchange, for the few runs kept, and its statuses counted
+        # for those only, from the positions it spans (1M exchanges in 773,606 runs: a histogram for
+        # every run took 1.95 s against 1.05 s; a second window numbering runs over every row and its
+        # rows kept for the histograms: 1.05 s against 0.7 s)
         rows = self.rows(f"""
             WITH r AS (
-              SELECT pos, plane, {mark} AS mark, status,
+              SELECT pos, plane, {mark} AS mark,
                      coalesce(http_method, '') || chr(31) || coalesce(rpc_method, '') || chr(31) || coalesce(req_sid, '') || chr(31)
                      || {header} || chr(31) || {mark} || chr(31) || coalesce({issued}, '') AS key
               FROM m WHERE {self.MCP} AND plane IN ({plist})),
-            s AS (SELECT *, CASE WHEN key IS DISTINCT FROM lag(key) OVER (PARTITION BY plane ORDER BY pos) THEN 1 ELSE 0 END AS new FROM r),
-            g AS (SELECT pos, plane, mark, status, sum(new) OVER (PARTITION BY plane ORDER BY pos) - 1 AS i FROM s),
-            runs AS (SELECT plane, i, min(pos) AS first, any_value(mark) AS mark, count(*) AS n FROM g GROUP BY plane, i),
+            s AS (
+              SELECT pos, plane, mark, key IS DISTINCT FROM lag(key) OVER w AS new, row_number() OVER w AS k,
+                     count(*) OVER (w ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) AS total
+              FROM r WINDOW w AS (PARTITION BY plane ORDER BY pos)),
+            runs AS (
+              SELECT plane, first, mark, row_number() OVER v - 1 AS i, coalesce(lead(k) OVER v, total + 1) - k AS n,
+                     lead(first) OVER v AS next
+              FROM (SELECT plane, pos AS first, mark, k, total FROM s WHERE new) WINDOW v AS (PARTITION BY plane ORDER BY first)),
             p AS (SELECT plane, count(*) AS n_runs, min(i) FILTER (mark = 'error') AS fe FROM runs GROUP BY plane),
             c AS (
               SELECT runs.*, p.fe, CASE WHEN p.n_runs <= {keep} THEN true
                                         WHEN p.fe >= {keep} THEN i < {prefix} OR i = p.fe
                                         ELSE i < {keep} END AS kept
               FROM runs JOIN p USING (plane))
-            SELECT 'run' AS kind, plane, i, first, n, (SELECT histogram(status) FROM g WHERE g.plane = c.plane AND g.i = c.i),
+            SELECT 'run' AS kind, plane, i, first, n, (SELECT histogram(status) FROM m WHERE {self.MCP} AND m.plane = c.plane
+                                                       AND m.pos >= c.first AND (c.next IS NULL OR m.pos < c.next)),
                    NULL AS steps, NULL AS errors
             FROM c WHERE kept
             UNION ALL

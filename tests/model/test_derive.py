@@ -178,3 +178,26 @@ def test_runs_keep_the_first_few_and_the_first_error_and_sum_up_the_rest():
     assert [r["kind"] for r in m.runs([A], None, keep=10)] == ["run"] * 10
     # no error: the first `keep`, one gap
     assert [r["kind"] for r in m.runs([A], None, keep=4)] == ["run"] * 4 + ["gap"]
+
+
+def test_a_run_counts_only_its_own_planes_mcp_exchanges_and_their_statuses():
+    """Runs are per plane: another plane's requests and non-MCP traffic in between neither split a
+    run nor count in it, and each run's statuses are its own."""
+    s = Scenario()
+    s.initialize(A, sid="a-1")
+    s.initialize(B, sid="b-1")
+    s.request(A, "tools/list", sid="a-1", status=200)
+    s.request(B, "tools/list", sid="b-1", status=500)
+    s.exchange(A, http_method="GET", url="http://127.0.0.1:8000/favicon.ico", status=404)  # not MCP
+    s.request(A, "tools/list", sid="a-1", status=503)
+    s.request(A, "tools/call", sid="a-1", status=200)
+    s.request(B, "tools/list", sid="b-1", status=500)
+    m = model.from_records(s.records)
+    got = m.runs([A, B], None, keep=10)
+    assert [(r["plane"], r["method"], r["count"], r["statuses"]) for r in got] == [
+        (A, "initialize", 1, {"200": 1}),
+        (A, "tools/list", 2, {"200": 1, "503": 1}),
+        (A, "tools/call", 1, {"200": 1}),
+        (B, "initialize", 1, {"200": 1}),
+        (B, "tools/list", 2, {"500": 2}),
+    ]
