@@ -114,9 +114,10 @@ def anchor_argv(files: list[Path]) -> list[str]:
 READ_FLOOR = """
 import sys, duckdb
 from mcpsniff.model.fast import insert_sql
+from mcpsniff.model.store import is_gzip
 con = duckdb.connect(config={"preserve_insertion_order": False})
 for i, name in enumerate(sys.argv[1:]):
-    sql = insert_sql(name, name.endswith(".gz"))
+    sql = insert_sql(name, is_gzip(name))
     con.execute((f"INSERT INTO t {sql}" if i else f"CREATE TABLE t AS {sql}"), [i])
 """
 

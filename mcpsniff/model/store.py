@@ -293,7 +293,7 @@ class Store:
         share = max(FAST_PIECE_MIN_BYTES, -(-total // at_once))
         jobs: list[_Job] = []
         for f in files:
-            compressed = _is_gzip(f.name)
+            compressed = is_gzip(f.name)
             if at_once > 1 and not compressed and f.size > share:
                 if self._pieces is None:
                     self._pieces = pieces.filesystem()
@@ -440,7 +440,8 @@ def _lit(s: str) -> str:
     return "'" + s.replace("'", "''") + "'"
 
 
-def _is_gzip(name: str) -> bool:
+def is_gzip(name: str) -> bool:
+    """The file starts as gzip does (what the fast reader decides by, whatever the name)."""
     try:
         with open(name, "rb") as fo:
             return fo.read(2) == load.GZIP_MAGIC
