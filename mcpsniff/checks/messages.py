@@ -50,8 +50,9 @@ GET_EXPLAINED = (401, 403, 406, 407, 408, 429, 502, 503, 504)
 @check("get-wrong-status")
 def get_wrong_status(m: Model) -> Selection:
     explained = ", ".join(map(str, GET_EXPLAINED))
-    # the session rules explain a 400 to a GET without the issued session id, and a 404 to one with a dead id
-    session_explains = "((status = 400 AND echo IS NOT DISTINCT FROM 'dropped') OR (status = 404 AND req_sid IS NOT NULL))"
+    # the session rules explain a 400 to a GET without a session id where the server issued
+    # sessions, and the refusal of a dead or unknown id
+    session_explains = "(why IN ('missing-session', 'session-refused', 'after-end') OR (status = 404 AND req_sid IS NOT NULL))"
     stream = f"(ctype IS NOT DISTINCT FROM '{EVENT_STREAM}' AND {OK})"
     answer = "(status::VARCHAR || coalesce(' ' || ctype, ''))"
     return Selection(

@@ -8,7 +8,7 @@ from ..model import Model
 from .engine import Selection, check
 
 REFUSED_MIN = 3  # requests a plane needs before "most of them failed" says anything
-FAILED = "(status >= 400 OR status < 0)"
+FAILED = Model.FAILED
 #: what a refused exchange's answer said: status, JSON-RPC error code and message, or the
 #: proxy's / client's error when no response came
 REFUSAL_LABEL = """(CASE WHEN status < 0 THEN 'no response' || coalesce(': ' || error, '')
@@ -36,7 +36,8 @@ TOP_ANSWERS_SQL = f"""(SELECT list({{'l': l, 'n': n, 'f': f}}) FROM (
 def no_response(m: Model) -> Selection:
     return Selection(Model.NO_RESPONSE, {
         "errors": "(SELECT list({'l': error, 'n': n, 'f': f}) FROM (SELECT error, count(*) AS n, min(pos) AS f FROM m m2 "
-                  "WHERE m2.plane = s.plane AND m2.error IS NOT NULL AND m2.status < 0 AND m2.era <> 'other' GROUP BY error))"},
+                  "WHERE m2.plane = s.plane AND m2.error IS NOT NULL AND m2.status < 0 AND m2.era <> 'other' "
+                  f"AND {Model.NO_RESPONSE} GROUP BY error))"},
         post=lambda v: {"errors": top_answers(v["errors"])})
 
 

@@ -45,7 +45,18 @@ class Model:
     MCP = "(era <> 'other')"
     #: the exchange ended (or the capture stopped) before any response arrived: the one definition
     #: the ``no-response`` rule, the refusal counts and the live summary use
-    NO_RESPONSE = "(error IS NOT NULL AND status < 0)"
+    #: not an exchange the client abandoned (it disconnected or exited before the answer), nor one
+    #: in flight when the capture stopped; a POST whose event stream ended without the JSON-RPC
+    #: response (and with no event id to resume from) got no response either
+    NO_RESPONSE = "(why IN ('no-response', 'stream-without-response'))"
+    #: failed traffic: 4xx/5xx or no response, except the answers the spec calls healthy (405 to a
+    #: GET: no standalone stream here; 405 to a DELETE: the server keeps its sessions) and exchanges
+    #: the client abandoned
+    FAILED = "((status >= 400 OR status < 0) AND why NOT IN ('no-standalone-stream', 'delete-not-allowed', 'abandoned'))"
+    #: the state of an exchange's session when it was sent
+    STATE = ("(CASE WHEN why IN ('initialize') THEN 'issued' WHEN ended IS NOT NULL THEN 'ended (' || ended || ')' "
+             "WHEN echo = 'unknown' THEN 'unknown' WHEN echo = 'dropped' THEN 'in use (id not sent)' "
+             "WHEN sid IS NOT NULL THEN 'in use' ELSE 'no session' END)")
     #: the spec version an exchange is judged by: the negotiated one (handshake), 2026-07-28
     #: (modern), 2024-11-05 (legacy); NULL where it is unknown
     SPEC_VERSION = (f"(CASE WHEN neg_version IS NOT NULL THEN neg_version WHEN era = 'modern' THEN '{MODERN_VERSION}' "
@@ -115,7 +126,7 @@ class Model:
         """MCP exchanges that failed (4xx/5xx or no response) out of all MCP exchanges."""
         if self.empty:
             return {"failed": 0, "exchanges": 0}
-        failed, total = self.rows(f"SELECT count(*) FILTER (status >= 400 OR status < 0), count(*) FROM m WHERE {self.MCP}")[0]
+        failed, total = self.rows(f"SELECT count(*) FILTER ({self.FAILED}), count(*) FROM m WHERE {self.MCP}")[0]
         return {"failed": failed, "exchanges": total}
 
     # -- per plane ----------------------------------------------------------------------------------
@@ -257,16 +268,38 @@ class Model:
         """The exchanges matching a predicate, as plain dicts (time order, at most ``limit``)."""
         lim = f" LIMIT {int(limit)}" if limit else ""
         out = []
-        for (exid, src, line, t, plane, http_method, method, status, sid, pv, hnames, error) in self.rows(
-                f"SELECT exid, src, line, t_req, plane, http_method, rpc_method, status, req_sid, pv_hdr, hnames, error "
-                f"FROM m WHERE {where} ORDER BY pos{lim}"):
+        for (exid, src, line, t, plane, http_method, method, status, sid, resp_sid, pv, hnames, error, role, state,
+             why) in self.rows(
+                f"SELECT exid, src, line, t_req, plane, http_method, rpc_method, status, req_sid, resp_sid, pv_hdr, hnames, "
+                f"error, role, {self.STATE}, why FROM m WHERE {where} ORDER BY pos{lim}"):
             out.append({
                 "id": exid, "source": f"{self.inputs[src].name}:{line}", "t": t, "plane": plane,
                 "http_method": http_method, "method": method, "status": status if status >= 0 else None,
-                "session_id": sid, "protocol_version": pv,
+                "session_id": sid, "response_session_id": resp_sid, "protocol_version": pv,
                 "headers": [h for h in hnames.split(",") if h] if isinstance(hnames, str) else [], "error": error,
+                "role": role, "session_state": state, "explanation": why,
             })
         return out
+
+    def timeline(self, where: str, marks: dict[str, str], limit: int | None = None) -> list[dict[str, Any]]:
+        """The exchanges matching ``where`` as an explained timeline (time order), grouped per plane
+        and session: role, session state, explanation, and the names of ``marks`` (name -> SQL
+        predicate, e.g. a finding's exchanges) that hold for each. ``limit``: exchanges per group."""
+        if self.empty:
+            return []
+        names = list(marks)
+        fed = ("list_filter([" + ", ".join(f"CASE WHEN coalesce({marks[n]}, false) THEN {quote(n)} END" for n in names)
+               + "], lambda x: x IS NOT NULL)") if names else "[]::VARCHAR[]"
+        lim = f"WHERE k <= {int(limit)}" if limit else ""
+        cols = ("pos", "t", "plane", "sid", "http_method", "method", "status", "req_sid", "resp_sid", "role", "era",
+                "state", "why", "echo", "error", "rules", "n_group")
+        rows = self.rows(f"""
+            SELECT * EXCLUDE (k, first) FROM (
+              SELECT pos, t_req, plane, sid, http_method, rpc_method, status, req_sid, resp_sid, role, era, {self.STATE},
+                     why, echo, error, {fed}, count(*) OVER g, row_number() OVER (g ORDER BY pos) AS k, min(pos) OVER g AS first
+              FROM m WHERE {where} WINDOW g AS (PARTITION BY plane, sid)) {lim}
+            ORDER BY plane, first, pos""")
+        return [dict(zip(cols, r)) for r in rows]
 
     def runs(self, planes: list[str], marked: str | None, keep: int) -> list[dict[str, Any]]:
         """Runs of consecutive identical MCP requests of each plane in ``planes``, at most about

@@ -13,7 +13,7 @@ from typing import Any, Callable
 
 from rich.console import Console
 
-from . import diff_view, jsonout, junit, markdown, report_md, rules_view, sarif, table
+from . import diff_view, explain_view, jsonout, junit, markdown, report_md, rules_view, sarif, table
 
 
 @dataclass(frozen=True)
@@ -59,6 +59,10 @@ FORMATS: dict[str, dict[str, Renderer]] = {
         "table": lambda doc, ctx: rich_text(lambda c: diff_view.table(doc, c), ctx),
         "json": _json,
         "markdown": lambda doc, ctx: diff_view.markdown(doc),
+    },
+    "explain": {
+        "table": lambda doc, ctx: rich_text(lambda c: explain_view.table(doc, c), ctx),
+        "json": _json,
     },
     "har": {
         "json": _json,

@@ -307,7 +307,7 @@ def no_response_trigger():
     s = Scenario()
     session(s)
     s.exchange(A, headers=s.mcp_headers("sid-1", V), rpc=[{"jsonrpc": "2.0", "id": 9, "method": "tools/call"}],
-               status=None, error="Client disconnected.")
+               status=None, error="Server disconnected.")
     return s, A, 1
 
 
@@ -319,6 +319,9 @@ def no_response_near_miss():
     # an SSE stream the client closed after its response arrived: it did get a response
     s.exchange(A, headers=s.mcp_headers("sid-1", V), rpc=[{"jsonrpc": "2.0", "id": 9, "method": "resources/read"}],
                status=200, sse=[make_event(0, '{"jsonrpc":"2.0","id":9,"result":{}}')], error="Client disconnected.")
+    # the client gave up before any answer came: abandoned by the client, not the server's missing response
+    s.exchange(A, headers=s.mcp_headers("sid-1", V), rpc=[{"jsonrpc": "2.0", "id": 10, "method": "tools/call"}],
+               status=None, error="Client disconnected.")
     return s
 
 
