@@ -198,6 +198,7 @@ def document(a: Analysis, *, evidence_limit: int | None = 10, plane: str | None 
             "capture_failed": capture_failed(a),
         },
         "findings": [finding_dict(a, f, evidence_limit) for f in a.findings],
+        "authorization": [x for x in m.authorization() if plane is None or x["user_agent"] == plane],
         "rules": rule_dicts(),
         "problems": [str(p) for p in m.problems],
     }

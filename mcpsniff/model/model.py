@@ -201,6 +201,36 @@ class Model:
                                               "response_end_ms": summary(ne, qe), "first_event_ms": summary(nf, qf)})
         return out
 
+    #: what an authorization exchange was, from its URL (``role = 'auth'``), and the endpoint's own
+    #: refusals of a credential: 401 (authenticate) and 403 (e.g. insufficient_scope: step-up)
+    AUTH_KIND = """(CASE
+        WHEN role = 'auth' AND contains(url, '/.well-known/') THEN 'discovery'
+        WHEN role = 'auth' AND regexp_matches(url, '/token/?([?#]|$)') THEN 'token'
+        WHEN role = 'auth' AND regexp_matches(url, '/regist(er|ration)/?([?#]|$)') THEN 'registration'
+        WHEN role = 'auth' AND regexp_matches(url, '/authori[sz](e|ation)/?([?#]|$)') THEN 'authorize'
+        WHEN role = 'auth' THEN 'metadata'
+        WHEN era <> 'other' AND status = 401 THEN 'unauthorized'
+        WHEN era <> 'other' AND status = 403 THEN 'forbidden' END)"""
+
+    def authorization(self) -> list[dict[str, Any]]:
+        """Per plane with authorization traffic or credential refusals: how many exchanges of each
+        kind (discovery, metadata, registration, authorize, token; the endpoint's 401 and 403),
+        with their statuses, and whether the plane's endpoint traffic succeeded after its last 401."""
+        if self.empty:
+            return []
+        rows = self.rows(f"""
+            SELECT plane, kind, count(*), histogram(status), max(t_req)
+            FROM (SELECT plane, status, t_req, {self.AUTH_KIND} AS kind FROM m WHERE role = 'auth' OR status IN (401, 403))
+            WHERE kind IS NOT NULL GROUP BY plane, kind ORDER BY plane, min(t_req)""")
+        out: dict[str, dict[str, Any]] = {}
+        for plane, kind, n, hist, last in rows:
+            e = out.setdefault(plane, {"user_agent": plane, "kinds": {}, "retried_ok": None})
+            e["kinds"][kind] = {"count": n, "statuses": {_status_key(k): v for k, v in sorted(dict(hist).items())}}
+            if kind == "unauthorized":
+                e["retried_ok"] = bool(self.value(
+                    f"SELECT count(*) FROM m WHERE plane = ? AND era <> 'other' AND {self.OK} AND t_req > ?", [plane, last]))
+        return list(out.values())
+
     def planes_where(self, predicates: list[str]) -> list[set[str]]:
         """For each SQL predicate, the planes with at least one exchange it holds for (one scan)."""
         if self.empty or not predicates:
