@@ -159,6 +159,7 @@ def derive(con: duckdb.DuckDBPyConnection, parts: list[tuple[str, bool]] | None 
     con.register("urls_df", _url_table(con, _resource_metadata(con) if "www_auth_rm" in have else set()))
     con.register("announced_df", _announced(con))
     legacy = "(first_event = 'endpoint' OR a.url IS NOT NULL)"
+    rfr = "resp_for_req" if "resp_for_req" in have else "NULL"
     marked = f"(req_sid IS NOT NULL OR mcp_method_hdr IS NOT NULL OR ctype = '{EVENT_STREAM}' OR n_msgs > 0)"
     con.execute(f"""
         CREATE TEMP TABLE base0 AS
@@ -188,9 +189,10 @@ def derive(con: duckdb.DuckDBPyConnection, parts: list[tuple[str, bool]] | None 
             meta_pv, pv_hdr, mcp_method_hdr, n_msgs, ctype,
             coalesce(t_resp, t_end, t_req) AS t_done, t_req,
             coalesce(req_sid IS NOT NULL AND (status = 404 OR regexp_matches(resp_msg, '{UNKNOWN_SESSION_WORDS}')), false) AS gone,
-            coalesce(status < 0 AND (error = '{CLIENT_GONE}' OR starts_with(error, '{CAPTURE_STOPPED}')), false) AS abandoned,
+            coalesce((error = '{CLIENT_GONE}' OR starts_with(error, '{CAPTURE_STOPPED}'))
+                     AND (status < 0 OR (http_method = 'POST' AND has_id AND NOT coalesce({rfr}, false))), false) AS abandoned,
             coalesce(http_method = 'POST' AND has_id AND status BETWEEN 200 AND 299 AND ctype = '{EVENT_STREAM}'
-                     AND NOT {'resp_for_req' if 'resp_for_req' in have else 'NULL'} AND NOT {'sse_ids' if 'sse_ids' in have else 'true'} AND error IS NULL, false) AS lost_response
+                     AND NOT {rfr} AND NOT {'sse_ids' if 'sse_ids' in have else 'true'} AND error IS NULL, false) AS lost_response
           FROM u JOIN urls_df url USING (url) LEFT JOIN announced_df a USING (url))""")
     # by time (file order breaks ties): the row id is the position. The narrow rows are made first and
     # sorted apart from the wide input tables (sorted while scanning them, a big capture outgrows a
