@@ -9,8 +9,8 @@ SQL over the record (typed as :data:`RECORD`) and the sentence docs/schema.md sh
 What the column SQL may use, besides the record's fields: ``hl`` / ``rhl`` (the request's /
 response's header names, lower case, in order), ``FIRST`` (the first JSON-RPC message of the
 request body), ``err_code`` / ``err_message`` (the first JSON-RPC error of the response, JSON body
-first, then its SSE events), ``sse_rids`` (the ids, as JSON, of the JSON-RPC responses among the
-SSE events, in order) and ``sse_cut`` (an SSE event was cut at capture).
+first, then its SSE events) and ``sse_rids`` (the ids, as JSON text, of the JSON-RPC responses
+among the SSE events, in order).
 """
 
 from __future__ import annotations
@@ -137,8 +137,8 @@ _TRACEPARENT = _hdr("traceparent")
 
 def _sse_json(needle: str, path: str) -> str:
     """The JSON of each SSE event whose data contains ``needle`` (a cheap pre-filter) at ``path``."""
-    return (f"list_filter(list_transform(resp.sse, lambda e: CASE WHEN contains(e.data, '{needle}') AND json_valid(e.data) "
-            f"THEN json_extract(e.data, '{path}') END), lambda v: v IS NOT NULL)")
+    return (f"list_filter(list_transform(resp.sse, lambda e: CASE WHEN contains(e.data, '{needle}') "
+            f"THEN try(json_extract(e.data, '{path}')) END), lambda v: v IS NOT NULL)")
 
 
 def _meta_client_info(meta: str) -> str:
@@ -256,7 +256,7 @@ COLUMNS: tuple[Column, ...] = (
     C("stream_responses", "INTEGER", "len(sse_rids)", "JSON-RPC responses among the response's SSE events (any HTTP method)"),
     C("resp_for_req", "BOOLEAN", f"""CASE WHEN {FIRST}.id IS NULL OR resp IS NULL THEN NULL
       WHEN list_contains({_BODY_RIDS}, {FIRST}.id::VARCHAR) OR list_contains(sse_rids, {FIRST}.id::VARCHAR) THEN true
-      WHEN {_flag('resp.body.truncated')} OR sse_cut THEN NULL
+      WHEN {_flag('resp.body.truncated')} OR list_bool_or(list_transform(resp.sse, lambda e: {_flag('e.truncated')})) THEN NULL
       WHEN resp.body.rpc IS NULL AND resp.body.text IS NULL AND coalesce(len(resp.sse), 0) = 0
            AND coalesce({_int('resp.body.size')}, -1) <> 0 THEN NULL
       ELSE false END""",
@@ -277,10 +277,9 @@ _SHARED = f"""
                        '{{"code": "DOUBLE", "message": "VARCHAR"}}')) END AS err,
     err['code'] AS err_code, err['message'] AS err_message,
     CASE WHEN len(resp.sse) > 0 THEN list_transform(list_filter(list_transform(resp.sse, lambda e:
-        CASE WHEN contains(e.data, '"id"') AND json_valid(e.data) THEN json_extract(e.data, ['$.id', '$.method', '$.result', '$.error']) END),
+        CASE WHEN contains(e.data, '"id"') THEN try(json_extract(e.data, ['$.id', '$.method', '$.result', '$.error'])) END),
         lambda x: x[1] IS NOT NULL AND x[2] IS NULL AND (x[3] IS NOT NULL OR x[4] IS NOT NULL)), lambda x: x[1]::VARCHAR)
-      ELSE [] END AS sse_rids,
-    coalesce(list_bool_or(list_transform(resp.sse, lambda e: {_flag('e.truncated')})), false) AS sse_cut"""
+      ELSE [] END AS sse_rids"""
 
 
 def select_sql(read: str, src: str, line: str, extra: str = "") -> str:
