@@ -52,9 +52,9 @@ def record_struct_sql() -> str:
     return "{" + ", ".join(f"{_lit(k)}: {_lit(v)}" for k, v in RECORD.items()) + "}"
 
 
-def record_json() -> str:
-    """:data:`RECORD` as JSON (``json_transform``'s structure)."""
-    return json.dumps(RECORD)
+def record_json_sql() -> str:
+    """:data:`RECORD` as a SQL string of JSON (``json_transform``'s structure)."""
+    return _lit(json.dumps(RECORD))
 
 
 # JSON-typed values are checked on their text (DuckDB re-serialises them: a JSON string keeps its
@@ -293,4 +293,4 @@ def _lit(s: str) -> str:
     return "'" + s.replace("'", "''") + "'"
 
 
-__all__ = ["COLUMNS", "Column", "RECORD", "VALID_SQL", "select_sql", "record_struct_sql", "record_json"]
+__all__ = ["COLUMNS", "Column", "RECORD", "VALID_SQL", "select_sql", "record_struct_sql", "record_json_sql"]

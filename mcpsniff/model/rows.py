@@ -19,7 +19,7 @@ import orjson
 import pandas as pd
 
 from ..schema import KIND_EXCHANGE, SchemaError, check_record
-from .columns import COLUMNS, _lit, record_json, select_sql
+from .columns import COLUMNS, record_json_sql, select_sql
 
 
 class Row(NamedTuple):
@@ -53,7 +53,7 @@ def chunk_frame(rows: list[Row]) -> pd.DataFrame:
 
 def insert_sql(chunk: str, table: str) -> str:
     """``INSERT`` of the columns of every row of the frame registered as ``chunk`` into ``table``."""
-    read = f"SELECT _src, _line, unnest(json_transform(_rec, {_lit(record_json())})) FROM {chunk}"
+    read = f"SELECT _src, _line, unnest(json_transform(_rec, {record_json_sql()})) FROM {chunk}"
     cols = ", ".join(c.name for c in COLUMNS)
     return f"INSERT INTO {table} ({cols}) {select_sql(read, src='_src', line='_line')}"
 
