@@ -277,7 +277,7 @@ class Model:
         """What else ties a plane's MCP requests together when the session header does not:
         ``_meta`` values such as ``openai/session``, W3C trace ids, client connections.
         Per key: how many distinct values, on how many requests (most requests first)."""
-        from .rows import CORR_KV, CORR_SEP
+        from .columns import CORR_KV, CORR_SEP
 
         per_key: dict[str, dict[str, int]] = {}
         for encoded, n in self.rows(f"SELECT corr, count(*) FROM m WHERE plane = ? AND {self.MCP} AND corr IS NOT NULL "

@@ -4,7 +4,7 @@ pandas): the path for fleets whose logs outgrow one file.
 
 Layout: Hive partitions by UTC day of the request, ``DIR/day=YYYY-MM-DD/data_0.parquet``, zstd
 compressed; one row per exchange with the columns the analysis reads
-(:data:`mcpsniff.model.rows.COLUMNS`, documented in docs/schema.md), plus ``source`` (the
+(:data:`mcpsniff.model.columns.COLUMNS`, documented in docs/schema.md), plus ``source`` (the
 capture file the row came from, ``src`` its position among the inputs, ``line`` its line there). The rows are
 redacted as recorded: nothing leaves that was not in the capture.
 """
@@ -16,13 +16,13 @@ import os
 from typing import TYPE_CHECKING
 
 from ..errors import UsageError
-from .rows import COLUMNS
+from .columns import COLUMNS
 
 if TYPE_CHECKING:
     from .model import Model
 
 #: the columns of every file (the partition column ``day`` comes from the directory names)
-FILE_COLUMNS = tuple(c for c, _ in COLUMNS) + ("source",)
+FILE_COLUMNS = tuple(c.name for c in COLUMNS) + ("source",)
 PARTITION = "day"
 DAY_MICROS = 86_400_000_000
 

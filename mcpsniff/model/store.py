@@ -1,13 +1,14 @@
 """The exchange table, in DuckDB: bounded memory (DuckDB spills past its memory limit), columnar,
 multi-threaded.
 
-Inputs land in tables of one row per exchange (the columns of :data:`mcpsniff.model.rows.COLUMNS`):
+Inputs land in tables of one row per exchange (the columns of :data:`mcpsniff.model.columns.COLUMNS`):
 
 - large plain or gzip JSONL files through the fast reader (:mod:`mcpsniff.model.fast`: DuckDB's
   ``read_json`` extracts the columns in SQL), when the whole file is clean: a table ``f<src>`` each,
   or ``f<src>_<i>`` for each piece of a big plain file read in pieces at once (:mod:`.pieces`);
 - everything else (HAR, flow files, pipes, small files, files with bad lines) through the careful
-  reader (:func:`mcpsniff.model.rows.row_of`, in chunks, so memory stays bounded too) into ``x``.
+  reader (:mod:`mcpsniff.model.rows`: records validated one by one, their columns made by the same
+  SQL in chunks, so memory stays bounded too) into ``x``.
 
 ``derive`` numbers the exchanges by time: ``pos`` (0..n-1) is the handle every later stage uses
 for an exchange.
@@ -24,14 +25,14 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, NamedTuple
 
 import duckdb
-import numpy as np
 import pandas as pd
 
 from .. import load
 from ..load import InputInfo, Problem, Reading
 from ..errors import LoadError, ResourceError, UsageError
 from . import fast, parquet, pieces
-from .rows import COLUMNS, chunk_frame, no_gc, row_of
+from .columns import COLUMNS
+from .rows import chunk_frame, insert_sql, no_gc, row_of
 
 #: files at least this big try the fast reader first (below it the careful reader is as fast)
 FAST_MIN_BYTES: int | str = os.environ.get("MCPSNIFF_FAST_MIN_BYTES", 16 * 1024 * 1024)
@@ -181,14 +182,6 @@ class _Table(NamedTuple):
 
 CHUNK = 16384  # careful-reader rows per insert
 
-_SQL_TYPES = {np.int8: "TINYINT", np.int16: "SMALLINT", np.int32: "INTEGER", np.int64: "BIGINT",
-              np.float64: "DOUBLE", bool: "BOOLEAN"}
-
-
-def sql_type(kind: Any) -> str:
-    return "VARCHAR" if kind in ("cat", "str", "obj") else _SQL_TYPES[kind]
-
-
 class Store:
     """One DuckDB connection holding one capture's exchanges.
 
@@ -206,7 +199,7 @@ class Store:
             "memory_limit": f"{limit}B", "temp_directory": self._tmp.name, "preserve_insertion_order": True,
             **({"threads": threads} if threads else {}),
         }), limit, ceiling)
-        cols = ", ".join(f"{name} {sql_type(kind)}" for name, kind in COLUMNS)
+        cols = ", ".join(f"{c.name} {c.type}" for c in COLUMNS)
         self.con.execute(f"CREATE TABLE x ({cols})")
         #: one (SELECT of COLUMNS, rows come in (src, line) order) per input table
         self.parts: list[tuple[str, bool]] = [("SELECT * FROM x", True)]
@@ -220,12 +213,10 @@ class Store:
 
     # -- ingest ----------------------------------------------------------------------------------
     def insert_frame(self, frame: pd.DataFrame) -> None:
-        """Rows from the careful reader (a chunk_frame): NaN times become NULL."""
-        sel = ", ".join(f"CASE WHEN isnan({n}) THEN NULL ELSE {n} END" if k is np.float64 else
-                        (f"{n}::VARCHAR" if k in ("cat", "str", "obj") else n) for n, k in COLUMNS)
+        """Rows from the careful reader (a chunk_frame)."""
         self.con.register("chunk", frame)
         try:
-            self.con.execute(f"INSERT INTO x SELECT {sel} FROM chunk")
+            self.con.execute(insert_sql("chunk", "x"))
         finally:
             self.con.unregister("chunk")
 
@@ -343,7 +334,7 @@ class Store:
             meta += [json.loads(m) for (m,) in self.con.execute(
                 f"SELECT meta FROM {t.name} WHERE kind = 'meta' ORDER BY rowid").fetchall()]
             n += t.exchanges
-            cols = ", ".join(f"rowid + {before + 1} AS line" if c == "line" else c for c, _ in COLUMNS)
+            cols = ", ".join(f"rowid + {before + 1} AS line" if c.name == "line" else c.name for c in COLUMNS)
             self.parts.append((f"SELECT {cols} FROM {t.name} WHERE kind = 'exchange'", True))
             before += t.lines
         return InputInfo(f.name, "jsonl", n, tuple(meta))
@@ -362,8 +353,8 @@ class Store:
             raise LoadError(f"{directory}: not a readable Parquet export ({str(e).splitlines()[0]})") from None
         table = f"f{first_src}"
         mapping = " ".join(f"WHEN {_lit(n)} THEN {first_src + i}" for i, n in enumerate(sources))
-        cols = ", ".join(f"(CASE source {mapping} END)::INTEGER AS src" if c == "src" else f"CAST({c} AS {sql_type(k)}) AS {c}"
-                         for c, k in COLUMNS)
+        cols = ", ".join(f"(CASE source {mapping} END)::INTEGER AS src" if c.name == "src" else f"CAST({c.name} AS {c.type}) AS {c.name}"
+                         for c in COLUMNS)
         try:
             self.con.execute(f"CREATE TABLE {table} AS SELECT {cols} FROM {rel}")
         except duckdb.Error as e:
