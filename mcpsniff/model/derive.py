@@ -144,10 +144,6 @@ def _resource_metadata(con: duckdb.DuckDBPyConnection) -> set[str]:
     return out
 
 
-def _shim(con):  # TEMPORARY until the column branch lands
-    return {d[0] for d in con.execute("SELECT * FROM u LIMIT 0").description}
-
-
 def derive(con: duckdb.DuckDBPyConnection, parts: list[tuple[str, bool]] | None = None) -> None:
     """Turn ``u`` into ``m`` (adding pos -- the position by time, file order breaking ties -- plane,
     endpoint, role, era, follow_up, echo, sid_issued_to, neg_version, sid, ended, gone, why) and build
@@ -155,11 +151,9 @@ def derive(con: duckdb.DuckDBPyConnection, parts: list[tuple[str, bool]] | None 
 
     Only ``base`` and ``m`` read the wide exchange rows; the steps between work on narrow tables.
     ``parts`` are the SELECTs that make up ``u`` (see :func:`assemble`); None: ``u`` as one part."""
-    have = _shim(con)
-    con.register("urls_df", _url_table(con, _resource_metadata(con) if "www_auth_rm" in have else set()))
+    con.register("urls_df", _url_table(con, _resource_metadata(con)))
     con.register("announced_df", _announced(con))
     legacy = "(first_event = 'endpoint' OR a.url IS NOT NULL)"
-    rfr = "resp_for_req" if "resp_for_req" in have else "NULL"
     marked = f"(req_sid IS NOT NULL OR mcp_method_hdr IS NOT NULL OR ctype = '{EVENT_STREAM}' OR n_msgs > 0)"
     con.execute(f"""
         CREATE TEMP TABLE base0 AS
@@ -190,9 +184,9 @@ def derive(con: duckdb.DuckDBPyConnection, parts: list[tuple[str, bool]] | None 
             coalesce(t_resp, t_end, t_req) AS t_done, t_req,
             coalesce(req_sid IS NOT NULL AND (status = 404 OR regexp_matches(resp_msg, '{UNKNOWN_SESSION_WORDS}')), false) AS gone,
             coalesce((error = '{CLIENT_GONE}' OR starts_with(error, '{CAPTURE_STOPPED}'))
-                     AND (status < 0 OR (http_method = 'POST' AND has_id AND NOT coalesce({rfr}, false))), false) AS abandoned,
+                     AND (status < 0 OR (http_method = 'POST' AND has_id AND NOT coalesce(resp_for_req, false))), false) AS abandoned,
             coalesce(http_method = 'POST' AND has_id AND status BETWEEN 200 AND 299 AND ctype = '{EVENT_STREAM}'
-                     AND NOT {rfr} AND NOT {'sse_ids' if 'sse_ids' in have else 'true'} AND error IS NULL, false) AS lost_response
+                     AND NOT resp_for_req AND NOT sse_ids AND error IS NULL, false) AS lost_response
           FROM u JOIN urls_df url USING (url) LEFT JOIN announced_df a USING (url))""")
     # by time (file order breaks ties): the row id is the position. The narrow rows are made first and
     # sorted apart from the wide input tables (sorted while scanning them, a big capture outgrows a

@@ -330,3 +330,38 @@ def test_explain_names_the_rules_each_exchange_fed(tmp_path):
     assert e["session_id"] is None and doc["session_ids"] == "pseudonymised"
     assert any(r["id"] == "session-id-dropped" and "MUST include it" in r["spec"]["quote"] for r in doc["rules"])
     assert explain(s, tmp_path, "--session", "session-A")["planes"][0]["sessions"][0]["session"] == "session-A"
+
+
+# SEP-1699 (server-side disconnect and polling, 2025-11-25): a server may close a POST's stream after
+# an event with an id and deliver the response when the client resumes with Last-Event-ID. A stream
+# that ends without the response and without an id to resume from left the request unanswered.
+def call_stream(s: Scenario, rid: int, events: list[dict]) -> None:
+    s.exchange(A, headers=s.mcp_headers("sid-1", V), rpc=[{"jsonrpc": "2.0", "id": rid, "method": "tools/call",
+                                                           "params": {"name": "slow"}}], status=200, sse=events)
+
+
+def progress(t: float, id: str | None = None) -> dict:
+    note = {"jsonrpc": "2.0", "method": "notifications/progress", "params": {"progressToken": 1, "progress": 1}}
+    return make_event(t, orjson.dumps(note).decode(), id=id)
+
+
+def test_a_stream_that_ends_without_its_response_is_no_response(tmp_path):
+    s = Scenario()
+    session(s)
+    call_stream(s, 70, [progress(s.t)])
+    found, doc = run(s, tmp_path)
+    (f,) = found["no-response"]
+    assert (f.plane, f.count, f.by_method) == (A, 1, {"tools/call": 1})
+    (e,) = [f for f in doc["findings"] if f["rule"] == "no-response"][0]["evidence"]
+    assert e["explanation"] == "stream-without-response"
+
+
+def test_a_resumable_stream_or_a_replayed_response_counts_as_delivered(tmp_path):
+    s = Scenario()
+    session(s)
+    call_stream(s, 71, [progress(s.t, id="ev-1"), make_event(s.t, "", id="ev-2")])  # primed, closed to poll
+    replay = orjson.dumps({"jsonrpc": "2.0", "id": 71, "result": {"content": []}}).decode()
+    s.get_stream(A, sid="sid-1", pv=V, last_event_id="ev-2", events=[make_event(s.t, replay, id="ev-3")])
+    call_stream(s, 72, [progress(s.t), make_event(s.t, orjson.dumps({"jsonrpc": "2.0", "id": 72, "result": {}}).decode())])
+    found, _ = run(s, tmp_path)
+    assert not {"no-response", "get-stream-response"} & set(found), sorted(found)
