@@ -22,6 +22,7 @@ from ..mcp import (
 )
 from ..schema import MAX_SIZE, MAX_TIME
 from .rows import CORR_KEYS, CORR_KV, CORR_SEP, MSG_CHARS
+from .sql import quote as _lit
 
 _MSG = ("STRUCT(id VARCHAR, method VARCHAR, "
         "params STRUCT(name VARCHAR, uri VARCHAR, protocolVersion VARCHAR, clientInfo STRUCT(name VARCHAR, version VARCHAR), "
@@ -212,7 +213,3 @@ def insert_sql(path: str, compressed: bool) -> str:
     read = (f"SELECT * FROM read_json({_lit(path)}, format='newline_delimited', "
             f"columns={COLUMNS_SQL}, compression='{comp}', maximum_object_size=16777216)")
     return SELECT_SQL.replace("{read}", read)
-
-
-def _lit(s: str) -> str:
-    return "'" + s.replace("'", "''") + "'"

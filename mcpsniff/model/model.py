@@ -15,7 +15,9 @@ from typing import Any, Callable, Sequence
 import duckdb
 
 from ..load import InputInfo, Problem
-from ..mcp import ERA_FAMILY, EXCHANGE_ERAS, LEGACY_VERSION, MODERN_VERSION
+from ..mcp import ERA_FAMILY, EXCHANGE_ERAS
+from . import sql
+from .sql import quote
 
 ECHO_CLASSES = ("echoed", "dropped", "foreign", "unknown", "none")
 LATENCY_PERCENTILES = (50, 95, 99)
@@ -23,11 +25,6 @@ LATENCY_PERCENTILES = (50, 95, 99)
 
 def _status_key(status: int) -> str:
     return "none" if status < 0 else str(status)
-
-
-def quote(s: str) -> str:
-    """A SQL string literal."""
-    return "'" + str(s).replace("'", "''") + "'"
 
 
 @dataclass
@@ -39,17 +36,12 @@ class Model:
     _memo: dict[str, Any] = field(default_factory=dict, repr=False)
     _owner: Any = field(default=None, repr=False)  # the Store (keeps its temporary directory alive)
 
-    # SQL building blocks for the checks (columns of m)
-    OK = "(status BETWEEN 200 AND 299)"
-    LABEL = "coalesce(rpc_method, http_method)"
-    MCP = "(era <> 'other')"
-    #: the exchange ended (or the capture stopped) before any response arrived: the one definition
-    #: the ``no-response`` rule, the refusal counts and the live summary use
-    NO_RESPONSE = "(error IS NOT NULL AND status < 0)"
-    #: the spec version an exchange is judged by: the negotiated one (handshake), 2026-07-28
-    #: (modern), 2024-11-05 (legacy); NULL where it is unknown
-    SPEC_VERSION = (f"(CASE WHEN neg_version IS NOT NULL THEN neg_version WHEN era = 'modern' THEN '{MODERN_VERSION}' "
-                    f"WHEN era = 'legacy' THEN '{LEGACY_VERSION}' END)")
+    # SQL building blocks for the checks (columns of m), spelled once in model/sql.py
+    OK = sql.OK
+    LABEL = sql.LABEL
+    MCP = sql.MCP
+    NO_RESPONSE = sql.NO_RESPONSE
+    SPEC_VERSION = sql.SPEC_VERSION
 
     @property
     def empty(self) -> bool:
@@ -115,7 +107,7 @@ class Model:
         """MCP exchanges that failed (4xx/5xx or no response) out of all MCP exchanges."""
         if self.empty:
             return {"failed": 0, "exchanges": 0}
-        failed, total = self.rows(f"SELECT count(*) FILTER (status >= 400 OR status < 0), count(*) FROM m WHERE {self.MCP}")[0]
+        failed, total = self.rows(f"SELECT count(*) FILTER ({sql.FAILED}), count(*) FROM m WHERE {self.MCP}")[0]
         return {"failed": failed, "exchanges": total}
 
     # -- per plane ----------------------------------------------------------------------------------

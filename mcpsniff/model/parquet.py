@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from ..errors import UsageError
 from .rows import COLUMNS
+from .sql import quote as _lit
 
 if TYPE_CHECKING:
     from .model import Model
@@ -27,8 +28,6 @@ PARTITION = "day"
 DAY_MICROS = 86_400_000_000
 
 
-def _lit(s: str) -> str:
-    return "'" + s.replace("'", "''") + "'"
 
 
 def relation(directory: str) -> str:

@@ -32,6 +32,7 @@ from ..load import InputInfo, Problem, Reading
 from ..errors import LoadError, ResourceError, UsageError
 from . import fast, parquet, pieces
 from .rows import COLUMNS, chunk_frame, no_gc, row_of
+from .sql import quote as _lit
 
 #: files at least this big try the fast reader first (below it the careful reader is as fast)
 FAST_MIN_BYTES: int | str = os.environ.get("MCPSNIFF_FAST_MIN_BYTES", 16 * 1024 * 1024)
@@ -436,8 +437,6 @@ class _Progress:
         self._on(self._size)
 
 
-def _lit(s: str) -> str:
-    return "'" + s.replace("'", "''") + "'"
 
 
 def is_gzip(name: str) -> bool:
