@@ -9,6 +9,7 @@ import pytest
 from mcpsniff import model
 from mcpsniff.checks import catalogue, engine
 from mcpsniff.checks.engine import Selection, fill, in_scope, per_plane
+from golden import cases
 from synth import Scenario, seed_scenario
 
 A, B = "client-a/1", "client-b/1"
@@ -25,10 +26,7 @@ def test_fill_formats_scalars_lists_and_dicts():
 @pytest.mark.parametrize("rule", list(catalogue.RULES.values()), ids=lambda r: r.id)
 def test_every_template_fills_with_what_its_check_gives(rule, tmp_path):
     """Run each rule's golden trigger and render its detail: no missing template value."""
-    from test_golden import CASES
-
-    s, _, _ = CASES[rule.id][0]()
-    m = model.from_records(s.records)
+    m = model.from_records(cases()[rule.id].trigger)
     fs = [f for f in engine.run_checks(m) if f.rule == rule.id]
     assert fs and all(f.detail for f in fs)
 
