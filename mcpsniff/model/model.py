@@ -282,9 +282,8 @@ class Model:
         # the runs are found on narrow rows (position, plane, key): one window over them marks where
         # a run starts and numbers the rows; the runs are counted from their starts. What a run shows
         # is read afterwards from its first exchange, for the few runs kept, and its statuses counted
-        # for those only, from the positions it spans (1M exchanges in 773,606 runs: a histogram for
-        # every run took 1.95 s against 1.05 s; a second window numbering runs over every row and its
-        # rows kept for the histograms: 1.05 s against 0.7 s)
+        # for those only, from the positions it spans: a capture can hold nearly as many runs as
+        # exchanges, so nothing is computed per run that the few kept do not need
         rows = self.rows(f"""
             WITH r AS (
               SELECT pos, plane, {mark} AS mark,
