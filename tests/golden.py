@@ -4,6 +4,9 @@ Each file holds, for one rule, a capture that triggers it (``trigger_capture``, 
 and count the finding must have) and a near miss that must not (``near_miss_capture``): capture
 records as the JSONL file would hold them, one per line. ``tests/checks/test_cases.py`` runs
 them all through ``analyze``; a rule without a case file fails there.
+
+A new case file is written once from two captures built with ``tests/synth.py`` (see
+:func:`save` and docs/architecture.md), then committed and edited as data.
 """
 
 from __future__ import annotations
@@ -46,3 +49,24 @@ def load(path: Path) -> Case:
 def cases() -> dict[str, Case]:
     """Every case file, by rule id."""
     return {c.rule: c for c in map(load, sorted(CASES_DIR.glob("*.json")))}
+
+
+def save(rule: str, trigger: list[dict[str, Any]], plane: str, count: int, near_miss: list[dict[str, Any]],
+         trigger_note: str | None = None, near_miss_note: str | None = None) -> Path:
+    """Write ``tests/checks/cases/<rule>.json`` (one capture record per line, for readable diffs)."""
+    def block(records: list[dict[str, Any]]) -> str:
+        return "[\n" + ",\n".join("    " + json.dumps(r, separators=(",", ":"), ensure_ascii=False) for r in records) + "\n  ]"
+
+    def head(fields: dict[str, Any]) -> str:
+        return "{" + ", ".join(f"{json.dumps(k)}: {json.dumps(v)}" for k, v in fields.items() if v is not None) + "}"
+
+    text = ("{\n"
+            f'  "rule": {json.dumps(rule)},\n'
+            f'  "trigger": {head({"plane": plane, "count": count, "note": trigger_note})},\n'
+            f'  "trigger_capture": {block(trigger)},\n'
+            f'  "near_miss": {head({"note": near_miss_note})},\n'
+            f'  "near_miss_capture": {block(near_miss)}\n'
+            "}\n")
+    path = CASES_DIR / f"{rule}.json"
+    path.write_text(text)
+    return path
