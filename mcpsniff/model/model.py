@@ -52,7 +52,8 @@ class Model:
             self._owner.close()
 
     def memo(self, key: str, compute: Callable[[], Any]) -> Any:
-        """A fact worked out once per model (for facts that live beside a check, not in the model)."""
+        """A value worked out once per model, under a key of its own (a declared fact of
+        :mod:`.facts`, a rule's selection)."""
         if key not in self._memo:
             self._memo[key] = compute()
         return self._memo[key]
