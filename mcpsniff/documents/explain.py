@@ -11,6 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 from ..checks import catalogue
+from ..checks.engine import finding_where
+from ..model.sql import quote
 from .analysis import Analysis, iso
 from .report import Pseudonyms
 
@@ -22,7 +24,7 @@ EXPLANATIONS = {
     "not-endpoint": "HTTP traffic that is not the MCP endpoint: not judged",
     "preflight": "a browser's CORS preflight of the MCP endpoint",
     "abandoned": "the client went away before the answer (or the capture stopped): not the server's missing response",
-    "no-response": "no response arrived",
+    "unanswered": "no response arrived",
     "initialize": "initialize answered with a session id: the session is issued",
     "initialize-stateless": "initialize answered without a session id: a stateless conversation",
     "initialize-refused": "initialize refused",
@@ -48,11 +50,11 @@ def build(a: Analysis, *, plane: str | None = None, session: str | None = None, 
     ids = Pseudonyms(m.session_id_order(), raw=raw_ids)
     conds = ["TRUE"]
     if plane is not None:
-        conds.append(f"plane = {_q(plane)}")
+        conds.append(f"plane = {quote(plane)}")
     if session is not None:
         raw = next((k for k, v in ids.map.items() if v == session), session)
-        conds.append(f"sid = {_q(raw)}")
-    marks = {f"{f.rule}\x1f{f.plane}": f.where for f in a.findings}
+        conds.append(f"sid = {quote(raw)}")
+    marks = {f"{f.rule}\x1f{f.plane}": finding_where(m, f) for f in a.findings}
     rows = m.timeline(" AND ".join(conds), marks, limit)
     t0 = m.capture_facts()["start"]
     planes: dict[str, dict[str, Any]] = {}
@@ -88,5 +90,3 @@ def _rule(rule_id: str, version: str | None) -> dict[str, Any]:
             "spec": {"version": c.version, "section": c.section, "url": c.url, "quote": c.quote}}
 
 
-def _q(s: str) -> str:
-    return "'" + s.replace("'", "''") + "'"

@@ -234,7 +234,7 @@ COLUMNS: tuple[Column, ...] = (
     C("acrh", "VARCHAR", _hdr("access-control-request-headers"), "request `Access-Control-Request-Headers`"),
     C("traceparent", "VARCHAR", _TRACEPARENT, "request `traceparent`"),
     C("conn", "VARCHAR", "client.conn", "client connection id"),
-    C("corr", "VARCHAR", _CORR, "correlation keys of `_meta` and `traceparent` (for `session-id-dropped`)"),
+    C("corr", "VARCHAR", _CORR, "correlation keys of `_meta` and `traceparent` (for planes that drop the session header)"),
     C("resp_sid_n", "TINYINT", f"CASE WHEN NOT coalesce(list_contains(rhl, '{H_SESSION}'), false) THEN 0 "
       f"ELSE least(len(list_filter(rhl, lambda n: n = '{H_SESSION}')), 99) END",
       "how many `Mcp-Session-Id` headers the response had (capped at 99)"),

@@ -291,7 +291,7 @@ def derive(con: duckdb.DuckDBPyConnection, parts: list[tuple[str, bool]] | None 
             WHEN role = 'other' OR era = 'other' THEN 'not-endpoint'
             WHEN role = 'preflight' THEN 'preflight'
             WHEN abandoned THEN 'abandoned'
-            WHEN status < 0 THEN 'no-response'
+            WHEN status < 0 THEN 'unanswered'
             WHEN opens THEN CASE WHEN resp_sid IS NULL THEN 'initialize-stateless' ELSE 'initialize' END
             WHEN rpc_method = 'initialize' THEN 'initialize-refused'
             WHEN ended_how IS NOT NULL THEN 'after-end'

@@ -18,6 +18,7 @@ import gzip
 
 
 from .columns import VALID_SQL, record_struct_sql, select_sql
+from .sql import quote as _lit
 
 #: what a fast read selects besides the columns: the line's kind, whether the careful reader would
 #: keep it, and a meta line's versions
@@ -48,7 +49,3 @@ def insert_sql(path: str, compressed: bool) -> str:
     read = (f"SELECT * FROM read_json({_lit(path)}, format='newline_delimited', "
             f"columns={record_struct_sql()}, compression='{comp}', maximum_object_size=16777216)")
     return select_sql(read, src="?", line="0", extra=_EXTRA)
-
-
-def _lit(s: str) -> str:
-    return "'" + s.replace("'", "''") + "'"

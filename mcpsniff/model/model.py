@@ -15,7 +15,9 @@ from typing import Any, Callable, Sequence
 import duckdb
 
 from ..load import InputInfo, Problem
-from ..mcp import ERA_FAMILY, EXCHANGE_ERAS, LEGACY_VERSION, MODERN_VERSION
+from ..mcp import ERA_FAMILY, EXCHANGE_ERAS
+from . import sql
+from .sql import quote
 
 ECHO_CLASSES = ("echoed", "dropped", "foreign", "unknown", "none")
 LATENCY_PERCENTILES = (50, 95, 99)
@@ -23,11 +25,6 @@ LATENCY_PERCENTILES = (50, 95, 99)
 
 def _status_key(status: int) -> str:
     return "none" if status < 0 else str(status)
-
-
-def quote(s: str) -> str:
-    """A SQL string literal."""
-    return "'" + str(s).replace("'", "''") + "'"
 
 
 @dataclass
@@ -39,28 +36,14 @@ class Model:
     _memo: dict[str, Any] = field(default_factory=dict, repr=False)
     _owner: Any = field(default=None, repr=False)  # the Store (keeps its temporary directory alive)
 
-    # SQL building blocks for the checks (columns of m)
-    OK = "(status BETWEEN 200 AND 299)"
-    LABEL = "coalesce(rpc_method, http_method)"
-    MCP = "(era <> 'other')"
-    #: the exchange ended (or the capture stopped) before any response arrived: the one definition
-    #: the ``no-response`` rule, the refusal counts and the live summary use
-    #: not an exchange the client abandoned (it disconnected or exited before the answer), nor one
-    #: in flight when the capture stopped; a POST whose event stream ended without the JSON-RPC
-    #: response (and with no event id to resume from) got no response either
-    NO_RESPONSE = "(why IN ('no-response', 'stream-without-response'))"
-    #: failed traffic: 4xx/5xx or no response, except the answers the spec calls healthy (405 to a
-    #: GET: no standalone stream here; 405 to a DELETE: the server keeps its sessions) and exchanges
-    #: the client abandoned
-    FAILED = "((status >= 400 OR status < 0) AND why NOT IN ('no-standalone-stream', 'delete-not-allowed', 'abandoned'))"
-    #: the state of an exchange's session when it was sent
-    STATE = ("(CASE WHEN why IN ('initialize') THEN 'issued' WHEN ended IS NOT NULL THEN 'ended (' || ended || ')' "
-             "WHEN echo = 'unknown' THEN 'unknown' WHEN echo = 'dropped' THEN 'in use (id not sent)' "
-             "WHEN sid IS NOT NULL THEN 'in use' ELSE 'no session' END)")
-    #: the spec version an exchange is judged by: the negotiated one (handshake), 2026-07-28
-    #: (modern), 2024-11-05 (legacy); NULL where it is unknown
-    SPEC_VERSION = (f"(CASE WHEN neg_version IS NOT NULL THEN neg_version WHEN era = 'modern' THEN '{MODERN_VERSION}' "
-                    f"WHEN era = 'legacy' THEN '{LEGACY_VERSION}' END)")
+    # SQL building blocks for the checks (columns of m), spelled once in model/sql.py
+    OK = sql.OK
+    LABEL = sql.LABEL
+    MCP = sql.MCP
+    NO_RESPONSE = sql.NO_RESPONSE
+    FAILED = sql.FAILED
+    STATE = sql.STATE
+    SPEC_VERSION = sql.SPEC_VERSION
 
     @property
     def empty(self) -> bool:
@@ -71,7 +54,8 @@ class Model:
             self._owner.close()
 
     def memo(self, key: str, compute: Callable[[], Any]) -> Any:
-        """A fact worked out once per model (for facts that live beside a check, not in the model)."""
+        """A value worked out once per model, under a key of its own (a declared fact of
+        :mod:`.facts`, a rule's selection)."""
         if key not in self._memo:
             self._memo[key] = compute()
         return self._memo[key]
@@ -126,7 +110,7 @@ class Model:
         """MCP exchanges that failed (4xx/5xx or no response) out of all MCP exchanges."""
         if self.empty:
             return {"failed": 0, "exchanges": 0}
-        failed, total = self.rows(f"SELECT count(*) FILTER ({self.FAILED}), count(*) FROM m WHERE {self.MCP}")[0]
+        failed, total = self.rows(f"SELECT count(*) FILTER ({sql.FAILED}), count(*) FROM m WHERE {self.MCP}")[0]
         return {"failed": failed, "exchanges": total}
 
     # -- per plane ----------------------------------------------------------------------------------
@@ -353,9 +337,8 @@ class Model:
         # the runs are found on narrow rows (position, plane, key): one window over them marks where
         # a run starts and numbers the rows; the runs are counted from their starts. What a run shows
         # is read afterwards from its first exchange, for the few runs kept, and its statuses counted
-        # for those only, from the positions it spans (1M exchanges in 773,606 runs: a histogram for
-        # every run took 1.95 s against 1.05 s; a second window numbering runs over every row and its
-        # rows kept for the histograms: 1.05 s against 0.7 s)
+        # for those only, from the positions it spans: a capture can hold nearly as many runs as
+        # exchanges, so nothing is computed per run that the few kept do not need
         rows = self.rows(f"""
             WITH r AS (
               SELECT pos, plane, {mark} AS mark,

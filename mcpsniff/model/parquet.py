@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from ..errors import UsageError
 from .columns import COLUMNS
+from .sql import quote as _lit
 
 if TYPE_CHECKING:
     from .model import Model
@@ -27,8 +28,6 @@ PARTITION = "day"
 DAY_MICROS = 86_400_000_000
 
 
-def _lit(s: str) -> str:
-    return "'" + s.replace("'", "''") + "'"
 
 
 def relation(directory: str) -> str:
@@ -40,9 +39,8 @@ def relation(directory: str) -> str:
 def write(model: "Model", directory: str) -> int:
     """Write the model's exchanges under ``directory`` (new or empty); returns the rows written.
 
-    One file per day, each written on its own (rows by time): DuckDB's ``PARTITION_BY`` took three
-    times as long for the same files (1M exchanges of one day: 12.1 s against 3.8 s) and ran out of
-    the 200MB memory limit once."""
+    One file per day, each written on its own (rows by time): DuckDB's ``PARTITION_BY`` is several
+    times slower for the same files and can run out of the default memory limit."""
     if os.path.exists(directory) and (not os.path.isdir(directory) or os.listdir(directory)):
         raise UsageError(f"{directory}: exists and is not an empty directory; name a new one")
     names = [i.name for i in model.inputs]

@@ -33,29 +33,27 @@ from ..errors import LoadError, ResourceError, UsageError
 from . import fast, parquet, pieces
 from .columns import COLUMNS
 from .rows import chunk_frame, insert_sql, no_gc, row_of
+from .sql import quote as _lit
 
 #: files at least this big try the fast reader first (below it the careful reader is as fast)
 FAST_MIN_BYTES: int | str = os.environ.get("MCPSNIFF_FAST_MIN_BYTES", 16 * 1024 * 1024)
-#: DuckDB's memory limit; past it the table spills to a temporary directory. Measured on 1M
-#: exchanges: 200MB keeps the peak RSS near 410 MiB; 1GB is about a third faster (9.8 s against
-#: 15.7 s) at 1.2 GB
+#: DuckDB's memory limit; past it the table spills to a temporary directory (a larger limit is
+#: faster and costs as much more memory; docs/performance.md)
 MEMORY_LIMIT = os.environ.get("MCPSNIFF_MEMORY_LIMIT", "200MB")
 #: how far the limit may grow for a statement DuckDB cannot finish by spilling (some joins and
 #: windows need their working set in memory): doubled at each try, up to this
 MEMORY_MAX = os.environ.get("MCPSNIFF_MEMORY_MAX", "1GB")
 #: bytes of DuckDB memory per exchange the analysis starts with (at least MCPSNIFF_MEMORY_LIMIT, at
-#: most MCPSNIFF_MEMORY_MAX): at 10M exchanges its session facts statement ran out of memory at
-#: 200MB and was run again at 400MB; starting there saved that attempt (analyze 178 s against 188 s,
-#: peak RSS the same 735 MB). Below 5M exchanges the limit stays as set.
+#: most MCPSNIFF_MEMORY_MAX): a big capture's session facts statement would otherwise run out at
+#: the default limit and be run again with it doubled. Below 5M exchanges the limit stays as set.
 ROW_MEMORY = 40
 #: DuckDB threads of the fast reader's ``read_json`` (the rest of the analysis uses all cores): it
-#: keeps the file's order (row i is line i + 1), and on this project's 2-core VM within the memory
-#: limit one thread read 1M exchanges (1 GB) in 6.2-6.5 s where two took 8.3 s (two threads gain
-#: only with ~1 GB of memory: 4.0 s, RSS 780 MiB); the line count runs beside it on another core
+#: keeps the file's order (row i is line i + 1), and within the memory limit one thread reads
+#: faster than two (two gain only with much more memory); the line count runs beside it on another
+#: core
 FAST_READ_THREADS: int | str = os.environ.get("MCPSNIFF_FAST_READ_THREADS", 1)
 #: big JSONL files (or pieces of them) read at once (0: as many as DuckDB has threads), each by
-#: FAST_READ_THREADS: on the 2-core VM two 1M-exchange files took 7.5 s together against 13.0 s one
-#: after the other, and one such file in pieces 4.0-5.5 s against 7.5-10 s in one read
+#: FAST_READ_THREADS, so that every core reads (a single big file is cut into pieces for that)
 FAST_READ_FILES: int | str = os.environ.get("MCPSNIFF_FAST_READ_FILES", 0)
 #: the smallest piece a plain file is cut into for reads at once
 FAST_PIECE_MIN_BYTES = 8 * 1024 * 1024
@@ -278,8 +276,8 @@ class Store:
         """One read per file, or one per piece of a big plain file (:mod:`.pieces`): DuckDB reads a
         file in order on one thread, so a capture of fewer files than reads at once would leave cores
         idle. Pieces are about an ``at_once``-th of all the bytes (at least :data:`FAST_PIECE_MIN_BYTES`).
-        (Smaller pieces balance better but cost memory later: at 1M exchanges, four pieces on two
-        cores made the time sort outgrow the 200MB limit, RSS 663-669 MiB against 430-463 MiB for two.)"""
+        (Smaller pieces balance better but cost memory later: more pieces than reads at once make
+        the time sort outgrow the default memory limit.)"""
         total = sum(f.size for f in files)
         share = max(FAST_PIECE_MIN_BYTES, -(-total // at_once))
         jobs: list[_Job] = []
@@ -427,8 +425,6 @@ class _Progress:
         self._on(self._size)
 
 
-def _lit(s: str) -> str:
-    return "'" + s.replace("'", "''") + "'"
 
 
 def is_gzip(name: str) -> bool:

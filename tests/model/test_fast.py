@@ -39,21 +39,12 @@ def same(a, b) -> bool:
 
 
 def golden_files(tmp_path: Path) -> list[Path]:
-    import test_golden as g  # tests/checks/test_golden.py
+    from golden import cases  # tests/checks/cases/
 
-    out = []
-    for rid, (trigger, near) in g.CASES.items():
-        for kind, s in (("t", trigger()[0]), ("n", near())):
-            p = tmp_path / f"{rid}-{kind}.jsonl"
-            p.write_bytes(s.jsonl())
-            out.append(p)
-    return out
+    return [p for case in cases().values() for p in case.write(tmp_path)]
 
 
 def test_fast_and_careful_readers_give_the_same_rows(tmp_path):
-    import sys
-
-    sys.path.insert(0, str(ROOT / "tests" / "checks"))
     files = SAMPLES + golden_files(tmp_path)
     assert len(files) > 60
     diffs = []
