@@ -78,18 +78,13 @@ def test_citations(rule):
         assert "**" not in c.quote and "`" not in c.quote and "](" not in c.quote
 
 
-# warnings that rest on a MAY: the spec gives the behaviour one place only (session ids are
-# assigned at initialization), so anything else is outside the protocol but not forbidden
-MAY_WARNINGS = {"session-id-outside-initialize"}
-
-
 @pytest.mark.parametrize("rule", ALL_RULES, ids=lambda r: r.id)
 def test_severity_matches_wording(rule):
     """error rules quote a MUST, warning rules a SHOULD, in every cited MCP version (rules resting
     on another standard first: a MUST in one of their citations)."""
     mcp = [c for c in rule.citations if c.source == "MCP"]
     other_first = rule.citations[0].source != "MCP"
-    word = {"error": "MUST", "warning": "MAY" if rule.id in MAY_WARNINGS else "SHOULD"}.get(rule.severity)
+    word = {"error": "MUST", "warning": "SHOULD"}.get(rule.severity)
     if word is None:
         return
     if other_first:

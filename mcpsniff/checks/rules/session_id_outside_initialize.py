@@ -12,7 +12,7 @@ ORDER = 70
 
 RULE = Rule(
     id="session-id-outside-initialize",
-    severity="warning",
+    severity="info",
     title="Server sent an Mcp-Session-Id outside a successful initialize response",
     explanation=(
         "A response that is not the successful InitializeResult carries an Mcp-Session-Id "
