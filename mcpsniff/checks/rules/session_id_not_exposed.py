@@ -64,7 +64,11 @@ def cross_origin(origin: object, url: str) -> bool:
 
 
 def check(m: Model) -> Selection:
-    issued = f"rpc_method = 'initialize' AND {OK} AND resp_sid IS NOT NULL AND origin IS NOT NULL"
+    # judged only where the server answered with Access-Control-Allow-Origin: a browser cannot read
+    # a cross-origin response without it at all, and behind a reverse capture a same-origin request
+    # carries the proxy's address as Origin while the record holds the upstream URL
+    issued = (f"rpc_method = 'initialize' AND {OK} AND resp_sid IS NOT NULL AND origin IS NOT NULL "
+              "AND acao IS NOT NULL")
     exposed = matching(m, "aceh", lambda v: bool({H_SESSION, "*"} & header_names(v)))
     candidates = m.rows(f"SELECT DISTINCT origin, url FROM m WHERE {issued} AND NOT coalesce({exposed}, false)")
     cross = [(o, u) for o, u in candidates if cross_origin(o, u)]
