@@ -13,17 +13,19 @@ import shlex
 import shutil
 import sys
 from enum import Enum
-from typing import Annotated, Any, Callable, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Callable, Optional
 
 import typer
-from rich.console import Console
 
 from .. import render
-from ..documents.analysis import Analysis, analyze
 from ..errors import LoadError, McpSniffError, NotFound
-from ..load import Problem, file_size
-from ..load.inputs import expand
 from ..mcp import at_or_above
+
+if TYPE_CHECKING:  # the data stages are imported by the commands that read captures, when they run
+    from rich.console import Console
+
+    from ..documents.analysis import Analysis
+    from ..load import Problem
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
@@ -50,6 +52,8 @@ Output = Annotated[Optional[str], typer.Option("--output", "-o", help="Write to 
 
 
 def err_console() -> Console:
+    from rich.console import Console
+
     return Console(stderr=True, highlight=False, soft_wrap=True)
 
 
@@ -146,6 +150,8 @@ class ReadProgress:
 
 def progress_for(files: list[str], show: bool = True) -> ReadProgress | None:
     """A :class:`ReadProgress` when it should be shown (stderr a terminal, inputs big), else None."""
+    from ..load import file_size
+
     total = sum(file_size(f) for f in files)
     if not show or total < PROGRESS_MIN_BYTES or not sys.stderr.isatty():
         return None
@@ -154,6 +160,9 @@ def progress_for(files: list[str], show: bool = True) -> ReadProgress | None:
 
 def run_analysis(files: list[str], *, strict: bool, plane: Optional[str] = None, show_progress: bool = True) -> Analysis:
     """Load + analyse with problems and progress on stderr; unusable input raises a typed error."""
+    from ..documents.analysis import analyze
+    from ..load.inputs import expand
+
     if files.count("-") > 1:
         raise LoadError("standard input ('-') can be given only once")
     files = [i.name for i in expand(files)]
@@ -177,7 +186,7 @@ def run_analysis(files: list[str], *, strict: bool, plane: Optional[str] = None,
 
 def note_rotated_parts(files: list[str]) -> None:
     """Say so on stderr when a capture file has rotated parts beside it that were not named."""
-    from ..capture.writer import rotated_path
+    from ..schema import rotated_path
 
     given = {os.path.realpath(f) for f in files if f != "-"}
     for f in files:

@@ -10,7 +10,6 @@ from typing import Annotated, Optional
 
 import typer
 
-from ..documents import diff as d
 from ..errors import UsageError
 from .app import app
 from .common import EXIT_FINDINGS, EXIT_OK, Output, Strict, emit, format_enum, reports_errors, run_analysis
@@ -28,6 +27,8 @@ def diff_command(
     output: Output = None,
 ) -> None:
     """What changed between two captures per plane, or how two planes of one capture differ."""
+    from ..documents import diff as d
+
     fmt = format.value  # type: ignore[attr-defined]
     if planes is not None:
         a = run_analysis(files, strict=strict)

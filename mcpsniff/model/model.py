@@ -10,12 +10,13 @@ Exchanges are named by their position ``pos`` in time order (0..n-1).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
-
-import duckdb
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from ..load import InputInfo, Problem
 from ..mcp import ERA_FAMILY, EXCHANGE_ERAS, LEGACY_VERSION, MODERN_VERSION
+
+if TYPE_CHECKING:  # the Model is handed its connection; importing it (the rule catalogue does) needs no DuckDB
+    import duckdb
 
 ECHO_CLASSES = ("echoed", "dropped", "foreign", "unknown", "none")
 LATENCY_PERCENTILES = (50, 95, 99)

@@ -33,8 +33,6 @@ from ..errors import LoadError, ResourceError, UsageError
 from . import fast, parquet, pieces
 from .rows import COLUMNS, chunk_frame, no_gc, row_of
 
-#: files at least this big try the fast reader first (below it the careful reader is as fast)
-FAST_MIN_BYTES: int | str = os.environ.get("MCPSNIFF_FAST_MIN_BYTES", 16 * 1024 * 1024)
 #: DuckDB's memory limit; past it the table spills to a temporary directory. Measured on 1M
 #: exchanges: 200MB keeps the peak RSS near 410 MiB; 1GB is about a third faster (9.8 s against
 #: 15.7 s) at 1.2 GB
