@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 import typer
 
 from .app import app
-from .common import FailOn, Files, Output, Strict, emit, exit_code, format_enum, reports_errors, run_analysis
+from .common import FailOn, Files, Output, Strict, emit, exit_code, format_enum, make_parents, reports_errors, run_analysis
 
 AnalysisFormat = format_enum("analysis")
 
@@ -30,6 +30,7 @@ def analyze_command(
     from ..documents.analysis import document
 
     fmt = format.value  # type: ignore[attr-defined]
+    make_parents(output)
     a = run_analysis(files, strict=strict, plane=plane)
     doc = document(a, evidence_limit=evidence or None, plane=plane)
     emit("analysis", fmt, doc, output, fail_on=fail_on.value, timing=timing)

@@ -16,7 +16,7 @@ import typer
 from ..errors import LoadError, UsageError
 from ..render.text import plural
 from .app import app
-from .common import Files, ProblemPrinter, Strict, emit, reports_errors
+from .common import Files, ProblemPrinter, Strict, emit, make_parents, reports_errors
 
 if TYPE_CHECKING:
     from ..model import Model
@@ -39,10 +39,10 @@ class Source:
             printer = ProblemPrinter()
             try:
                 self._records, _ = load.capture_records(self.files, printer, strict=self.strict)
+                if not self._records:
+                    raise printer.unusable("export", self.files)
             finally:
                 printer.close()
-            if not self._records:
-                raise LoadError(f"no exchanges to export in {', '.join(self.files)}")
         return self._records
 
 
@@ -54,10 +54,10 @@ class Source:
             printer = ProblemPrinter()
             try:
                 self._model = model.build(self.files, strict=self.strict, on_problem=printer)
+                if self._model.empty:
+                    raise printer.unusable("export", self.files)
             finally:
                 printer.close()
-            if self._model.empty:
-                raise LoadError(f"no exchanges to export in {', '.join(self.files)}")
         return self._model
 
     def close(self) -> None:
@@ -105,6 +105,10 @@ def export_command(
         raise UsageError("export: name an output, e.g. --har OUT.har or --parquet DIR")
     if files.count("-") > 1:
         raise LoadError("standard input ('-') can be given only once")
+    for name, dest in targets.items():
+        if name == "parquet" and dest == "-":
+            raise UsageError("--parquet writes a directory; '-' (stdout) is not one")
+        make_parents(dest, folder=name == "parquet")
     source = Source(files, strict)
     try:
         for name, dest in targets.items():

@@ -98,6 +98,15 @@ class Model:
         eras = self.rows("SELECT era, count(*) FROM m GROUP BY era ORDER BY min(pos)")
         return {"exchanges": n, "mcp_exchanges": mcp, "start": start, "end": end, "eras": {e: c for e, c in eras}}
 
+    def hosts(self) -> list[str]:
+        """The hosts (``host[:port]``) the exchanges went to, in order of first appearance."""
+        from urllib.parse import urlsplit
+
+        out: dict[str, None] = {}
+        for (endpoint,) in self.rows("SELECT endpoint FROM m GROUP BY endpoint ORDER BY min(pos)") if not self.empty else []:
+            out.setdefault(urlsplit(endpoint).netloc if endpoint else "(no host)", None)
+        return list(out)
+
     def endpoint_count(self) -> int:
         return self.value("SELECT count(DISTINCT endpoint) FROM m") if not self.empty else 0
 
