@@ -267,13 +267,13 @@ class Model:
         """The exchanges matching a predicate, as plain dicts (time order, at most ``limit``)."""
         lim = f" LIMIT {int(limit)}" if limit else ""
         out = []
-        for (exid, src, line, t, plane, http_method, method, status, sid, pv, hnames, error) in self.rows(
-                f"SELECT exid, src, line, t_req, plane, http_method, rpc_method, status, req_sid, pv_hdr, hnames, error "
+        for (exid, src, line, t, plane, http_method, method, status, sid, resp_sid, pv, hnames, error) in self.rows(
+                f"SELECT exid, src, line, t_req, plane, http_method, rpc_method, status, req_sid, resp_sid, pv_hdr, hnames, error "
                 f"FROM m WHERE {where} ORDER BY pos{lim}"):
             out.append({
                 "id": exid, "source": f"{self.inputs[src].name}:{line}", "t": t, "plane": plane,
                 "http_method": http_method, "method": method, "status": status if status >= 0 else None,
-                "session_id": sid, "protocol_version": pv,
+                "session_id": sid, "response_session_id": resp_sid, "protocol_version": pv,
                 "headers": [h for h in hnames.split(",") if h] if isinstance(hnames, str) else [], "error": error,
             })
         return out
