@@ -1,7 +1,8 @@
 """What every command shares: option declarations, error and exit-code handling, output.
 
-Exit codes: 0 = nothing at or above --fail-on, 1 = findings at or above
---fail-on (analyze) or a plane got worse (diff), 2 = unusable input or usage error.
+Exit codes: 0 = nothing at or above --fail-on, 1 = findings at or above --fail-on or a
+capture that looks broken (analyze) or a plane got worse (diff), 2 = unusable input (no
+exchanges, no MCP traffic) or usage error, 130 = interrupted.
 Every error reads ``error: <one line>`` on stderr.
 """
 

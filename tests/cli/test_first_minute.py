@@ -158,3 +158,14 @@ def test_analyse_is_a_hidden_alias():
     strip = lambda out: {k: v for k, v in json.loads(out).items() if k != "mcpsniff"}  # noqa: E731
     assert strip(british.stdout) == strip(american.stdout)
     assert "analyse" not in invoke("--help").stdout
+
+
+def test_the_readme_lists_every_exit_code():
+    from mcpsniff.cli import common
+
+    readme = (ROOT / "README.md").read_text()
+    bullet = readme[readme.index("- Exit codes"):].split("\n- ", 1)[0].split("\n\n", 1)[0]
+    for code in (common.EXIT_OK, common.EXIT_FINDINGS, common.EXIT_USAGE, common.EXIT_INTERRUPTED):
+        assert f"**{code}**" in bullet, code
+    for case in ("looks broken", "no MCP", "a plane got worse", "--fail-on never"):
+        assert case in bullet, case
