@@ -75,6 +75,15 @@ MAX_TIME = 4_102_444_800.0
 MAX_SIZE = 1 << 53
 
 
+def rotated_path(path: str, part: int) -> str:
+    """The name of a capture file's rotated part (the writer's and the readers' one rule):
+    ``cap.jsonl`` -> ``cap.1.jsonl``; ``cap`` (no .jsonl) -> ``cap.1.jsonl``; part 0 is ``path``."""
+    if part == 0:
+        return path
+    stem = path[: -len(".jsonl")] if path.endswith(".jsonl") else path
+    return f"{stem}.{part}.jsonl"
+
+
 def bad_status(x: Any) -> str | None:
     """Why ``x`` is not an HTTP status (None if it is one). Booleans are not integers here."""
     if type(x) is not int:

@@ -16,7 +16,21 @@ Modules, from the wire inwards:
 Only this package and the flow-based loaders (``load.har``, ``load.flows``) import mitmproxy.
 """
 
+from typing import Any
+
 from ..errors import CaptureError
-from .proxy import Capture, CaptureConfig, default_output, normalize_upstream, run_until_stopped
+
+_PROXY_NAMES = ("Capture", "CaptureConfig", "default_output", "normalize_upstream", "run_until_stopped")
+
+
+def __getattr__(name: str) -> Any:
+    """The proxy's names, imported on first use: importing a light module of this package
+    (``versions``, ``writer``, ``redact``) must not import mitmproxy."""
+    if name in _PROXY_NAMES:
+        from . import proxy
+
+        return getattr(proxy, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = ["Capture", "CaptureConfig", "CaptureError", "default_output", "normalize_upstream", "run_until_stopped"]

@@ -20,8 +20,11 @@ What is redacted (docs/capture.md has the user-facing list):
 - **URLs**: query parameters named like secrets (:data:`SECRET_PARAMS`, and any
   name containing ``secret``, ``password``, ``token``, ``apikey``), and path
   segments that look like credentials: well-known token shapes (``sk-...``,
-  ``ghp_...``, ``xoxb-...``, ``AKIA...``, JWTs, :data:`TOKEN_SHAPES`) and long
-  high-entropy segments (at least 24 characters mixing letters and digits);
+  ``ghp_...``, ``xoxb-...``, ``AKIA...``, JWTs, :data:`TOKEN_SHAPES`), keys of
+  :data:`KEY_MIN_LEN` or more characters as hosted MCP servers put them in paths
+  (``/s/<key>/mcp``: hex, base62 or base64url runs mixing letters and digits, UUIDs;
+  :func:`looks_like_key`) and long high-entropy segments (at least 24 characters
+  mixing letters and digits). Words, version numbers, dates and short ids are kept;
 - **JSON** members at any depth named like secrets (:data:`SECRET_FIELDS`, the
   substrings above, ``...id_token``, ``credentials``), whatever the value: a
   string, a number, an object or a list becomes one marker. ``code`` (an OAuth
@@ -112,6 +115,10 @@ TOKEN_SHAPES = (
 )
 HIGH_ENTROPY_MIN_LEN = 24
 HIGH_ENTROPY_BITS = 3.0
+#: path segments this long or longer are looked at as keys (:func:`looks_like_key`)
+KEY_MIN_LEN = 16
+#: a long mixed run with two digit runs and all three character classes is a key at this entropy
+KEY_MIXED_BITS = 3.5
 
 #: names whose secret-or-not answer a Redactor remembers
 MEMO_NAMES = 4096
@@ -131,6 +138,10 @@ _RECURSE_DEPTH = 64
 _WORD_SPLIT = re.compile(r"[-_.\s]+")
 _NAME_OK = re.compile(r"^[A-Za-z0-9_.\-]+$")
 _SEGMENT_OK = re.compile(r"^[A-Za-z0-9_\-.~+=%]+$")
+_KEY_ALPHABET = re.compile(r"[A-Za-z0-9_\-]+")  # base64url, of which base62 and hex are part
+_HEX = re.compile(r"[0-9a-f]+|[0-9A-F]+")
+_DATE_TIME = re.compile(r"\d{4}-?\d{2}-?\d{2}(?:[T_-]?\d{2}-?\d{2}(?:-?\d{2})?Z?)?")
+_TOKENS = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")  # words (camel case split), acronyms, numbers
 
 
 def norm(name: str) -> str:
@@ -199,9 +210,48 @@ def entropy_bits(s: str) -> float:
     return -sum(c / n * math.log2(c / n) for c in Counter(s).values()) if n else 0.0
 
 
+def looks_like_key(segment: str) -> bool:
+    """A URL path segment that is a key of :data:`KEY_MIN_LEN` characters or more: a run of the
+    base64url alphabet (base62 and hex are part of it) mixing letters and digits in a way words,
+    numbers, dates and versions do not.
+
+    Kept: parts that are all letters or all digits (``release-notes-2024-01-15``), words with one
+    number (``MyProject2024Report``, ``ubuntu2204-amd64``), dates and times. A key: hex with
+    letters and digits (``9f86d081884c7d65``, UUIDs), three or more digit runs among the mixed
+    parts (``k3j4h5g6f7d8s9a0``), a single letter between digits in a mixed part of 8 or more
+    (``dGhpc2lzYXNlY3J``), or a mixed part of 16 or more with two digit runs, both cases and
+    high entropy (``Hkqwe7Tyrmn2Pqwzx``)."""
+    s = segment.strip().rstrip("=")
+    if len(s) < KEY_MIN_LEN or not _KEY_ALPHABET.fullmatch(s) or _DATE_TIME.fullmatch(s):
+        return False
+    if not (re.search(r"[A-Za-z]", s) and re.search(r"[0-9]", s)):
+        return False
+    parts = [p for p in re.split(r"[-_]", s) if p]
+    if all(_HEX.fullmatch(p) for p in parts) and len(re.sub(r"[-_]", "", s)) >= KEY_MIN_LEN \
+            and any(not p.isdigit() and not p.isalpha() for p in parts):
+        return True
+    mixed = [p for p in parts if not p.isdigit() and not p.isalpha()]
+    if not mixed:
+        return False
+    if sum(len(re.findall(r"\d+", p)) for p in mixed) >= 3:
+        return True
+    for p in mixed:
+        tokens = _TOKENS.findall(p)
+        if len(p) >= 8 and any(t.isalpha() and len(t) == 1 for t in tokens[1:-1]):
+            return True
+        digit_runs = sum(1 for t in tokens if t.isdigit())
+        if (len(p) >= KEY_MIN_LEN and digit_runs >= 2 and re.search(r"[a-z]", p) and re.search(r"[A-Z]", p)
+                and entropy_bits(p) >= KEY_MIXED_BITS):
+            return True
+    return False
+
+
 def looks_like_credential(segment: str) -> bool:
-    """A URL path segment that is long, mixes letters and digits and is random-looking."""
+    """A URL path segment that is a key (:func:`looks_like_key`, which decides for the base64url
+    alphabet), or outside that alphabet long, mixing letters and digits and random-looking."""
     s = segment.strip()
+    if _KEY_ALPHABET.fullmatch(s.rstrip("=")):
+        return looks_like_key(s)
     if len(s) < HIGH_ENTROPY_MIN_LEN or not _SEGMENT_OK.match(s):
         return False
     if not (re.search(r"[A-Za-z]", s) and re.search(r"[0-9]", s)):

@@ -13,6 +13,8 @@ from typing import Any, Callable
 
 import orjson
 
+from ..schema import rotated_path  # noqa: F401 - the addon and the CLI name parts as the readers do
+
 
 MAX_DEPTH = 200  # orjson writes up to 254 levels; deeper parts are kept as text
 
@@ -70,12 +72,6 @@ def _dumps(obj: Any) -> bytes:
         return orjson.dumps(_clean(stub)) + b"\n"
 
 
-def rotated_path(path: str, part: int) -> str:
-    """``cap.jsonl`` -> ``cap.1.jsonl``; ``cap`` (no .jsonl) -> ``cap.1.jsonl``; part 0 is ``path``."""
-    if part == 0:
-        return path
-    stem = path[: -len(".jsonl")] if path.endswith(".jsonl") else path
-    return f"{stem}.{part}.jsonl"
 
 
 class JsonlWriter:

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import typer
 
-from .. import capture
 from .app import app
 
 ADDON_SCRIPT = "mitmdump_addon.py"
@@ -14,6 +13,8 @@ ADDON_SCRIPT = "mitmdump_addon.py"
 
 def addon_path() -> Path:
     """The installed addon script (``mcpsniff/capture/mitmdump_addon.py``), found without importing it."""
+    from .. import capture  # its package only: the proxy is imported when used
+
     return Path(capture.__file__).resolve().parent / ADDON_SCRIPT
 
 

@@ -6,13 +6,13 @@ from typing import Annotated, Optional
 
 import typer
 
-from ..documents.analysis import document
 from .app import app
-from .common import FailOn, Files, Output, Strict, emit, exit_code, format_enum, reports_errors, run_analysis
+from .common import FailOn, Files, Output, Strict, emit, exit_code, format_enum, make_parents, reports_errors, run_analysis
 
 AnalysisFormat = format_enum("analysis")
 
 
+@app.command("analyse", hidden=True)  # as spelled in British English prose
 @app.command("analyze")
 @reports_errors
 def analyze_command(
@@ -27,7 +27,10 @@ def analyze_command(
     output: Output = None,
 ) -> None:
     """Group a capture by plane and session and report which plane breaks which rule."""
+    from ..documents.analysis import document
+
     fmt = format.value  # type: ignore[attr-defined]
+    make_parents(output)
     a = run_analysis(files, strict=strict, plane=plane)
     doc = document(a, evidence_limit=evidence or None, plane=plane)
     emit("analysis", fmt, doc, output, fail_on=fail_on.value, timing=timing)

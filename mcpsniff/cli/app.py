@@ -1,16 +1,99 @@
-"""The Typer application and its global options; the commands register themselves on it."""
+"""The Typer application and its global options; the commands register themselves on it.
+
+Imports only what ``--version`` and ``--help`` need (typer and the package's own light modules):
+each command imports the stages it runs when it runs, so starting is as fast as typer itself.
+"""
 
 from __future__ import annotations
 
+import difflib
+import re
 import sys
-from typing import Annotated
+from typing import Annotated, Any, Sequence
 
 import typer
+from typer.core import TyperGroup
 
 from .. import __version__
 
+EXIT_USAGE = 2
+_NO_SUCH_COMMAND = re.compile(r"^No such command '(.*?)'")
+_CHOICE_MESSAGE = re.compile(r"^(?:Value error, )?(?P<value>'.*') is not one of .*$", re.DOTALL)
+
+
+def _given(args: Sequence[str], opts: Sequence[str]) -> str | None:
+    """The value given on the command line to an option (``--opt VALUE`` or ``--opt=VALUE``)."""
+    for i, a in enumerate(args):
+        for o in opts:
+            if a == o and i + 1 < len(args):
+                return args[i + 1]
+            if a.startswith(o + "="):
+                return a[len(o) + 1:]
+    return None
+
+
+def usage_line(e: Any, args: Sequence[str] = ()) -> str:
+    """A usage error (click's) as one plain line: which option, what is wrong, the valid choices."""
+    param = getattr(e, "param", None)
+    message = str(getattr(e, "message", "") or e).strip()
+    message = message.removeprefix("Value error, ").rstrip(".")
+    if param is None:
+        unknown = _NO_SUCH_COMMAND.match(message)
+        ctx = getattr(e, "ctx", None)
+        if unknown and ctx is not None:
+            names = sorted(n for n, c in getattr(ctx.command, "commands", {}).items() if not c.hidden)
+            close = difflib.get_close_matches(unknown.group(1), names, n=1)
+            hint = f"did you mean {close[0]}? " if close else ""
+            return f"no command {unknown.group(1)!r}; {hint}commands: {', '.join(names)}"
+        return f"{message[0].lower()}{message[1:]}" if message else "usage error"
+    is_option = getattr(param, "param_type_name", "") == "option"
+    name = param.opts[0] if is_option else (param.name or "").upper()
+    if type(e).__name__ == "MissingParameter":
+        return f"missing {'option' if is_option else 'argument'} {name}"
+    td = getattr(param, "type_descriptor", None)
+    m = _CHOICE_MESSAGE.match(message)
+    if td is not None and getattr(td, "is_choice", False) and m:
+        choices = ", ".join(str(getattr(c, "value", c)) for c in td.choices)
+        return f"{name}: {m.group('value')} is not one of {choices}"
+    given = _given(args, param.opts) if is_option else None
+    if message.startswith("Input should be a valid integer") and given is not None:
+        return f"{name}: {given!r} is not a whole number"
+    least = re.match(r"Input should be greater than or equal to (\S+)$", message)
+    if least and given is not None:
+        return f"{name}: {given!r} is less than {least.group(1)}"
+    return f"{name}: {message[0].lower()}{message[1:]}" if message else name
+
+
+class PlainErrors(TyperGroup):
+    """The app's group: a usage error is one plain ``error: ...`` line on stderr (exit 2), never a
+    boxed panel; everything else behaves as Typer's group does."""
+
+    def main(self, args: Sequence[str] | None = None, prog_name: str | None = None, complete_var: str | None = None,
+             standalone_mode: bool = True, **extra: Any) -> Any:
+        from typer._click.exceptions import ClickException
+
+        given = list(sys.argv[1:] if args is None else args)
+        try:
+            rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except ClickException as e:
+            if type(e).__name__ != "NoArgsIsHelpError":  # the help was printed; nothing to add
+                sys.stderr.write(f"error: {usage_line(e, given)}\n")
+            if not standalone_mode:
+                raise
+            sys.exit(e.exit_code)
+        except typer.Abort:
+            if not standalone_mode:
+                raise
+            sys.stderr.write("error: aborted\n")
+            sys.exit(1)
+        if not standalone_mode:
+            return rv
+        sys.exit(rv if isinstance(rv, int) else 0)
+
+
 app = typer.Typer(
     name="mcpsniff",
+    cls=PlainErrors,
     help="Record MCP HTTP traffic through mitmproxy and tell which client plane breaks the session contract.",
     no_args_is_help=True,
     add_completion=True,  # --install-completion / --show-completion

@@ -10,17 +10,17 @@ import os
 import re
 import shlex
 import sys
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
-from ..capture import Capture, CaptureConfig, default_output, run_until_stopped
-from ..capture.redact import parse_extra, parse_patterns
 from ..errors import UsageError
-from . import live
 from .app import app
 from ..render.text import plural
 from .common import invoked_as, reports_errors
+
+if TYPE_CHECKING:
+    from ..capture import Capture, CaptureConfig
 
 _SIZE = re.compile(r"^\s*(\d+)\s*([kmg]i?b?|b)?\s*$", re.IGNORECASE)
 
@@ -100,6 +100,11 @@ def capture_command(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No live summary.")] = False,
 ) -> None:
     """Record MCP traffic through a local mitmproxy into a JSONL file."""
+    # the recorder (mitmproxy) and the live summary (DuckDB) are imported by this command alone
+    from ..capture import CaptureConfig, default_output, run_until_stopped
+    from ..capture.redact import parse_extra, parse_patterns
+    from . import live
+
     try:
         limit = parse_size(body_limit)
     except ValueError as e:

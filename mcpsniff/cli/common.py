@@ -1,7 +1,8 @@
 """What every command shares: option declarations, error and exit-code handling, output.
 
-Exit codes: 0 = nothing at or above --fail-on, 1 = findings at or above
---fail-on (analyze) or a plane got worse (diff), 2 = unusable input or usage error.
+Exit codes: 0 = nothing at or above --fail-on, 1 = findings at or above --fail-on or a
+capture that looks broken (analyze) or a plane got worse (diff), 2 = unusable input (no
+exchanges, no MCP traffic) or usage error, 130 = interrupted.
 Every error reads ``error: <one line>`` on stderr.
 """
 
@@ -13,17 +14,19 @@ import shlex
 import shutil
 import sys
 from enum import Enum
-from typing import Annotated, Any, Callable, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Callable, Optional
 
 import typer
-from rich.console import Console
 
 from .. import render
-from ..documents.analysis import Analysis, analyze
 from ..errors import LoadError, McpSniffError, NotFound
-from ..load import Problem, file_size
-from ..load.inputs import expand
 from ..mcp import at_or_above
+
+if TYPE_CHECKING:  # the data stages are imported by the commands that read captures, when they run
+    from rich.console import Console
+
+    from ..documents.analysis import Analysis
+    from ..load import Problem
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
@@ -50,6 +53,8 @@ Output = Annotated[Optional[str], typer.Option("--output", "-o", help="Write to 
 
 
 def err_console() -> Console:
+    from rich.console import Console
+
     return Console(stderr=True, highlight=False, soft_wrap=True)
 
 
@@ -75,17 +80,37 @@ def reports_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 class ProblemPrinter:
-    """Prints the first few load problems on stderr, counts the rest."""
+    """Prints the first few load problems on stderr, counts the rest.
+
+    A problem with a whole input (an empty file, a HAR without entries) is held back until
+    :meth:`close`: when nothing could be read at all it is the error itself (:meth:`unusable`),
+    one line, not a warning followed by an error saying the same."""
 
     def __init__(self) -> None:
         self.n = 0
+        self.whole: list[Problem] = []
 
     def __call__(self, p: Problem) -> None:
+        if p.line is None:
+            self.whole.append(p)
+            return
         self.n += 1
         if self.n <= MAX_PROBLEM_LINES:
             sys.stderr.write(f"warning: {p} (skipped)\n")
 
+    def unusable(self, what: str, files: list[str]) -> LoadError:
+        """The error for inputs that gave nothing to work on: the whole-input problems when they
+        say why (and nothing else went wrong), else ``no exchanges to <what> in <files>``."""
+        if self.whole and not self.n:
+            reason = "; ".join(str(p) for p in self.whole)
+            self.whole = []
+            return LoadError(reason)
+        return LoadError(f"no exchanges to {what} in {', '.join(files)}")
+
     def close(self) -> None:
+        for p in self.whole:
+            sys.stderr.write(f"warning: {p} (skipped)\n")
+        self.whole = []
         if self.n > MAX_PROBLEM_LINES:
             sys.stderr.write(f"warning: {self.n - MAX_PROBLEM_LINES} more unusable lines skipped ({self.n} in all)\n")
 
@@ -146,6 +171,8 @@ class ReadProgress:
 
 def progress_for(files: list[str], show: bool = True) -> ReadProgress | None:
     """A :class:`ReadProgress` when it should be shown (stderr a terminal, inputs big), else None."""
+    from ..load import file_size
+
     total = sum(file_size(f) for f in files)
     if not show or total < PROGRESS_MIN_BYTES or not sys.stderr.isatty():
         return None
@@ -154,6 +181,9 @@ def progress_for(files: list[str], show: bool = True) -> ReadProgress | None:
 
 def run_analysis(files: list[str], *, strict: bool, plane: Optional[str] = None, show_progress: bool = True) -> Analysis:
     """Load + analyse with problems and progress on stderr; unusable input raises a typed error."""
+    from ..documents.analysis import analyze
+    from ..load.inputs import expand
+
     if files.count("-") > 1:
         raise LoadError("standard input ('-') can be given only once")
     files = [i.name for i in expand(files)]
@@ -166,18 +196,35 @@ def run_analysis(files: list[str], *, strict: bool, plane: Optional[str] = None,
         else:
             with prog:
                 a = analyze(files, strict=strict, on_problem=printer, plane=plane, on_bytes=prog.bytes_read)
+        if a.model.empty:
+            raise printer.unusable("analyse", files)
     finally:
         printer.close()
-    if a.model.empty:
-        raise LoadError(f"no exchanges to analyse in {', '.join(files)}")
+    no_mcp = no_mcp_traffic(a, files)
+    if no_mcp:
+        raise LoadError(no_mcp)
     if plane is not None and plane not in a.model.planes():
         raise NotFound(f"no plane with User-Agent {plane!r}; planes: " + ", ".join(repr(k) for k in a.model.planes()))
     return a
 
 
+def no_mcp_traffic(a: Analysis, files: list[str]) -> str | None:
+    """Why a capture with exchanges but none of them MCP is unusable input (a HAR of web browsing,
+    the wrong file): every verdict on it would be a vacuous pass."""
+    from ..render.text import plural
+
+    m = a.model
+    n, mcp = m.value(f"SELECT [count(*), count(*) FILTER ({m.MCP})] FROM m")
+    if mcp:
+        return None
+    hosts = m.hosts()
+    shown = ", ".join(hosts[:3]) + (f" and {plural(len(hosts) - 3, 'more host')}" if len(hosts) > 3 else "")
+    return f"no MCP traffic in {', '.join(files)} ({plural(n, 'HTTP exchange')} to {shown})"
+
+
 def note_rotated_parts(files: list[str]) -> None:
     """Say so on stderr when a capture file has rotated parts beside it that were not named."""
-    from ..capture.writer import rotated_path
+    from ..schema import rotated_path
 
     given = {os.path.realpath(f) for f in files if f != "-"}
     for f in files:
@@ -210,11 +257,35 @@ def emit(kind: str, fmt: str, doc: Any, output: Optional[str] = None, **options:
     write(render.render(kind, fmt, doc, render_context(output, **options)), output)
 
 
+def make_parents(output: Optional[str], *, folder: bool = False) -> None:
+    """Create the folders ``output`` (a file, or with ``folder`` a directory, to write) is in, as
+    ``capture -o`` does; called before the inputs are read, so a path that cannot be written fails
+    at once, in one line."""
+    if output is None or output == "-":
+        return
+    if not folder and os.path.isdir(output):
+        raise fail(f"{output}: cannot write: it is a folder; name a file")
+    parent = os.path.dirname(os.path.abspath(output))
+    if os.path.isdir(parent):
+        return
+    up = parent
+    while up and not os.path.exists(up) and os.path.dirname(up) != up:
+        up = os.path.dirname(up)
+    if os.path.exists(up) and not os.path.isdir(up):
+        shown = os.path.relpath(up) if not os.path.isabs(output) else up
+        raise fail(f"{output}: cannot write: {shown} is a file, not a folder")
+    try:
+        os.makedirs(parent, exist_ok=True)
+    except OSError as e:
+        raise fail(f"{output}: cannot create its folder ({e.strerror or e})") from None
+
+
 def write(text: str, output: Optional[str]) -> None:
     if output is None or output == "-":
         sys.stdout.write(text)
         sys.stdout.flush()
         return
+    make_parents(output)
     try:
         with open(output, "w", encoding="utf-8") as fo:
             fo.write(text)

@@ -10,10 +10,9 @@ from typing import Annotated, Optional
 
 import typer
 
-from ..documents import diff as d
 from ..errors import UsageError
 from .app import app
-from .common import EXIT_FINDINGS, EXIT_OK, Output, Strict, emit, format_enum, reports_errors, run_analysis
+from .common import EXIT_FINDINGS, EXIT_OK, Output, Strict, emit, format_enum, make_parents, reports_errors, run_analysis
 
 DiffFormat = format_enum("diff")
 
@@ -28,7 +27,10 @@ def diff_command(
     output: Output = None,
 ) -> None:
     """What changed between two captures per plane, or how two planes of one capture differ."""
+    from ..documents import diff as d
+
     fmt = format.value  # type: ignore[attr-defined]
+    make_parents(output)
     if planes is not None:
         a = run_analysis(files, strict=strict)
         doc = d.compare_planes(a, planes[0], planes[1])

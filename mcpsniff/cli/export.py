@@ -9,17 +9,17 @@ and one writer in :data:`WRITERS`, which gets the :class:`Source` and the destin
 from __future__ import annotations
 
 import sys
-from typing import Annotated, Callable, Optional
+from typing import TYPE_CHECKING, Annotated, Callable, Optional
 
 import typer
 
-from .. import load, model
-from ..model import Model, parquet
-from ..documents import har as har_doc
 from ..errors import LoadError, UsageError
 from ..render.text import plural
 from .app import app
-from .common import Files, ProblemPrinter, Strict, emit, reports_errors
+from .common import Files, ProblemPrinter, Strict, emit, make_parents, reports_errors
+
+if TYPE_CHECKING:
+    from ..model import Model
 
 
 class Source:
@@ -34,26 +34,30 @@ class Source:
     def records(self) -> list[dict]:
         """Every exchange record, as one capture ordered by time (redacted as recorded)."""
         if self._records is None:
+            from .. import load
+
             printer = ProblemPrinter()
             try:
                 self._records, _ = load.capture_records(self.files, printer, strict=self.strict)
+                if not self._records:
+                    raise printer.unusable("export", self.files)
             finally:
                 printer.close()
-            if not self._records:
-                raise LoadError(f"no exchanges to export in {', '.join(self.files)}")
         return self._records
 
 
     def model(self) -> Model:
         """The exchange table of the inputs (the analysis reads the same)."""
         if self._model is None:
+            from .. import model
+
             printer = ProblemPrinter()
             try:
                 self._model = model.build(self.files, strict=self.strict, on_problem=printer)
+                if self._model.empty:
+                    raise printer.unusable("export", self.files)
             finally:
                 printer.close()
-            if self._model.empty:
-                raise LoadError(f"no exchanges to export in {', '.join(self.files)}")
         return self._model
 
     def close(self) -> None:
@@ -63,6 +67,8 @@ class Source:
 
 def write_har(source: Source, dest: str) -> str:
     """HAR 1.2 (browsers' devtools, mitmproxy, mcpsniff analyze) to ``dest``; returns what was written."""
+    from ..documents import har as har_doc
+
     records = source.records()
     emit("har", "json", har_doc.har(records, source.files), dest)
     return f"{plural(len(records), 'exchange')} as HAR {har_doc.HAR_VERSION}"
@@ -72,6 +78,8 @@ def write_parquet(source: Source, dest: str) -> str:
     """The exchange table as Parquet partitioned by day (any engine reads it; so does analyze)."""
     if dest == "-":
         raise UsageError("--parquet writes a directory; '-' (stdout) is not one")
+    from ..model import parquet
+
     n = parquet.write(source.model(), dest)
     return f"{plural(n, 'exchange')} as Parquet (partitioned by day)"
 
@@ -97,6 +105,10 @@ def export_command(
         raise UsageError("export: name an output, e.g. --har OUT.har or --parquet DIR")
     if files.count("-") > 1:
         raise LoadError("standard input ('-') can be given only once")
+    for name, dest in targets.items():
+        if name == "parquet" and dest == "-":
+            raise UsageError("--parquet writes a directory; '-' (stdout) is not one")
+        make_parents(dest, folder=name == "parquet")
     source = Source(files, strict)
     try:
         for name, dest in targets.items():

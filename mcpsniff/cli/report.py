@@ -7,9 +7,8 @@ from typing import Annotated
 
 import typer
 
-from ..documents import report as rep
 from .app import app
-from .common import Files, Output, Strict, emit, format_enum, reports_errors, run_analysis
+from .common import Files, Output, Strict, emit, format_enum, make_parents, reports_errors, run_analysis
 
 ReportFormat = format_enum("report")
 
@@ -24,6 +23,9 @@ def report_command(
     strict: Strict = False,
 ) -> None:
     """Write a bug report for a GitHub issue: summary, planes, findings with spec quotes, a sequence diagram."""
+    from ..documents import report as rep
+
+    make_parents(output)
     a = run_analysis(files, strict=strict)
     emit("report", format.value, rep.build(a, raw_ids=raw_ids), output)  # type: ignore[attr-defined]
     if output not in (None, "-"):

@@ -4,7 +4,11 @@ Both results are plain documents in the style of analyze's (top-level
 ``mcpsniff`` block, ``planes`` keyed by ``user_agent``); keys are documented
 in docs/report.md.
 
-Captures (:func:`compare_captures`).  A plane is *worse* when it has a new
+Captures (:func:`compare_captures`).  A plane of one capture is compared with the plane of
+the other that has its User-Agent; a plane left without one is paired with the other side's
+*upgraded* plane (:func:`pair_upgrades`): User-Agents that differ only in version numbers
+(``python-httpx/0.28.1`` and ``python-httpx/0.29.0``), else the same clientInfo name -- when
+exactly one plane on each side fits.  A plane is *worse* when it has a new
 error finding (key: rule + plane) or a higher drop rate for some method; the
 drop rate of a method is dropped / (echoed + dropped), the requests that had
 a session id to repeat (``None`` when there were none).  A method whose drop
@@ -17,6 +21,7 @@ status codes received and session-header counts.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from .. import __version__
@@ -90,28 +95,89 @@ def _finding_entry(fb: dict[str, Any] | None, fa: dict[str, Any] | None) -> dict
     }
 
 
+_VERSION = re.compile(r"(?<![A-Za-z])v?\d+(?:[._]\d+)*(?:[-+.]?[A-Za-z0-9]+)*")
+
+
+def _version_free(ua: str) -> str:
+    """A User-Agent with its version numbers blanked: ``python-httpx/0.28.1`` -> ``python-httpx/#``."""
+    return _VERSION.sub("#", ua)
+
+
+def _client_name(info: str) -> str:
+    """``name/version`` (how the model writes clientInfo) -> ``name``."""
+    return info.rsplit("/", 1)[0] if "/" in info else info
+
+
+def _upgrade(ub: str, ua: str, by: str, cb: list[str], ca: list[str]) -> dict[str, Any]:
+    """How a paired plane is named: the product and the version before and after."""
+    if by == "version":
+        tb, ta = ub.split(), ua.split()
+        i = next((i for i, (x, y) in enumerate(zip(tb, ta)) if x != y), None)
+        if i is None:
+            return {"by": by, "name": "", "before": ub, "after": ua}
+        name, vb = tb[i].split("/", 1) if "/" in tb[i] else ("", tb[i])
+        va = ta[i].split("/", 1)[1] if "/" in ta[i] else ta[i]
+        return {"by": by, "name": name or tb[i], "before": vb, "after": va}
+    name = _client_name(cb[0]) if cb else ""
+    vb = next((c.rsplit("/", 1)[1] for c in cb if "/" in c), "")
+    va = next((c.rsplit("/", 1)[1] for c in ca if "/" in c), "")
+    if vb and va and vb != va:
+        return {"by": by, "name": name, "before": vb, "after": va}
+    return {"by": by, "name": name, "before": ub, "after": ua}
+
+
+def pair_upgrades(before: dict[str, dict[str, Any]], after: dict[str, dict[str, Any]]) -> list[tuple[str, str, dict[str, Any]]]:
+    """Planes seen on one side only, paired with the other side's upgrade of them: ``(before UA,
+    after UA, how)``. First by User-Agents equal but for version numbers, then by a shared clientInfo
+    name; a key fits when exactly one unpaired plane on each side has it (ambiguity pairs nothing)."""
+    left = [u for u in before if u not in after]
+    right = [u for u in after if u not in before]
+    out: list[tuple[str, str, dict[str, Any]]] = []
+    keys = (("version", lambda side, u: {_version_free(u)} if _version_free(u) != u else set()),
+            ("client_info", lambda side, u: {_client_name(c) for c in side[u]["client_info"]}))
+    for by, key in keys:
+        kb: dict[str, list[str]] = {}
+        ka: dict[str, list[str]] = {}
+        for u in left:
+            for k in key(before, u):
+                kb.setdefault(k, []).append(u)
+        for u in right:
+            for k in key(after, u):
+                ka.setdefault(k, []).append(u)
+        for k in sorted(set(kb) & set(ka)):
+            if len(kb[k]) == 1 and len(ka[k]) == 1 and kb[k][0] in left and ka[k][0] in right:
+                ub, ua = kb[k][0], ka[k][0]
+                out.append((ub, ua, _upgrade(ub, ua, by, before[ub]["client_info"], after[ua]["client_info"])))
+                left.remove(ub)
+                right.remove(ua)
+    return out
+
+
 def compare_captures(before: Analysis, after: Analysis) -> dict[str, Any]:
-    """Per plane: appeared / vanished, drop rates per method, findings new / fixed / unchanged."""
+    """Per plane: appeared / vanished / upgraded, drop rates per method, findings new / fixed / unchanged."""
     db, da = document(before, evidence_limit=1), document(after, evidence_limit=1)
     pb = {p["user_agent"]: p for p in db["planes"]}
     pa = {p["user_agent"]: p for p in da["planes"]}
     fb = {_finding_key(f): f for f in db["findings"]}
     fa = {_finding_key(f): f for f in da["findings"]}
+    upgrades = {ua: (ub, how) for ub, ua, how in pair_upgrades(pb, pa)}
+    paired_before = {ub for ub, _ in upgrades.values()}
     planes = []
-    for ua in sorted(set(pb) | set(pa) | {k[1] for k in fb} | {k[1] for k in fa}):
-        b, a = pb.get(ua), pa.get(ua)
+    for ua in sorted((set(pb) | set(pa) | {k[1] for k in fb} | {k[1] for k in fa}) - paired_before):
+        ub, how = upgrades.get(ua, (ua, None))
+        b, a = pb.get(ub), pa.get(ua)
         mb = {m["method"]: m for m in b["methods"]} if b else {}
         ma = {m["method"]: m for m in a["methods"]} if a else {}
         methods = [
             {"method": m, "before": _method_side(mb.get(m)), "after": _method_side(ma.get(m)), "change": _method_change(mb.get(m), ma.get(m))}
             for m in sorted(set(mb) | set(ma))
         ]
-        keys_b = {k for k in fb if k[1] == ua}
-        keys_a = {k for k in fa if k[1] == ua}
+        rules_b = {k[0] for k in fb if k[1] == ub}
+        rules_a = {k[0] for k in fa if k[1] == ua}
         findings = {
-            "new": [_finding_entry(None, fa[k]) for k in sorted(keys_a - keys_b)],
-            "fixed": [_finding_entry(fb[k], None) for k in sorted(keys_b - keys_a)],
-            "unchanged": [_finding_entry(fb[k], fa[k]) for k in sorted(keys_a & keys_b)],
+            "new": [_finding_entry(None, fa[(r, ua)]) for r in sorted(rules_a - rules_b)],
+            "fixed": [_finding_entry(fb[(r, ub)], None) for r in sorted(rules_b - rules_a)],
+            "unchanged": [_finding_entry(fb[(r, ub)], fa[(r, ua)]) for r in sorted(rules_a & rules_b)],
         }
         reasons: list[dict[str, Any]] = [{"kind": "new-error", "rule": f["rule"]} for f in findings["new"] if f["severity"] == "error"]
         reasons += [
@@ -133,6 +199,8 @@ def compare_captures(before: Analysis, after: Analysis) -> dict[str, Any]:
         planes.append(
             {
                 "user_agent": ua,
+                "user_agent_before": ub if b is not None else None,
+                "upgrade": how,
                 "change": change,
                 "worse": bool(reasons),
                 "reasons": reasons,

@@ -1,7 +1,9 @@
 """The report document behind ``mcpsniff report`` (its Markdown view lives in ``render``).
 
 * :class:`Pseudonyms` -- session ids become ``session-A``, ``session-B`` ...
-  ``session-Z``, ``session-AA`` in order of first appearance in the capture.
+  ``session-Z``, ``session-AA`` in order of first appearance in the capture; only
+  the ids the report shows get a name, so the letters have no gaps (an id seen
+  only on a refused request the report never lists takes none).
   Structured fields are mapped exactly; free text is scrubbed of every id of
   at least ``MIN_SCRUB_LEN`` characters (shorter ids would hit ordinary text
   such as version numbers).  ``<redacted:XXXXXXXX>`` markers are never touched.
@@ -74,11 +76,13 @@ class Pseudonyms:
             return s
         return self._rx.sub(self._ids_in, s)
 
-    def _ids_in(self, m: re.Match[str]) -> str:
+    def _ids_in(self, m: re.Match[str], hits: set[str] | None = None) -> str:
         run, out, p = m.group(0), [], 0
         while p < len(run):
             for n in self._lengths:
                 if run[p:p + n] in self._long:
+                    if hits is not None:
+                        hits.add(run[p:p + n])
                     out.append(self.map[run[p:p + n]])
                     p += n
                     break
@@ -86,6 +90,28 @@ class Pseudonyms:
                 out.append(run[p])
                 p += 1
         return "".join(out)
+
+    def used(self, obj: Any) -> set[str]:
+        """The ids ``obj`` (dicts, lists, strings) holds, as :meth:`scrub` would find them."""
+        hits: set[str] = set()
+
+        def walk(o: Any) -> None:
+            if isinstance(o, str):
+                if o in self.map:
+                    hits.add(o)
+                elif self._rx is not None:
+                    for m in self._rx.finditer(o):
+                        self._ids_in(m, hits)
+            elif isinstance(o, dict):
+                for k, v in o.items():
+                    walk(k)
+                    walk(v)
+            elif isinstance(o, (list, tuple)):
+                for v in o:
+                    walk(v)
+
+        walk(obj)
+        return hits
 
     def scrub(self, obj: Any) -> Any:
         """A copy of ``obj`` (dicts, lists, strings) with every session id replaced."""
@@ -213,11 +239,11 @@ def environment(a: Analysis, doc: dict[str, Any]) -> dict[str, Any]:
 
 def build(a: Analysis, *, raw_ids: bool = False) -> dict[str, Any]:
     """The report document (session ids pseudonymised unless ``raw_ids``)."""
-    ids = Pseudonyms([] if raw_ids else a.model.session_id_order(), raw=raw_ids)
     doc = document(a, evidence_limit=DETAIL["evidence"])
     for f in doc["findings"]:
         for e in f["evidence"]:
-            e["session_id"] = ids.name(e["session_id"])
+            for k in ("session_id", "response_session_id"):
+                e[k] = None if e.get(k) is None or e[k] != e[k] else str(e[k])
     out = {
         "mcpsniff": {"version": __version__, "report": REPORT_VERSION, "document": DOC_VERSION, "schema": SCHEMA_VERSION},
         "session_ids": "raw" if raw_ids else "pseudonymised",
@@ -227,8 +253,13 @@ def build(a: Analysis, *, raw_ids: bool = False) -> dict[str, Any]:
         "planes": doc["planes"],
         "summary": doc["summary"],
         "findings": doc["findings"],
-        "diagram": sequence(a, doc, ids),
+        "diagram": sequence(a, doc, Pseudonyms([], raw=True)),
         "detail": dict(DETAIL),
         "problems": doc["problems"],
     }
-    return ids.scrub(out)
+    if raw_ids:
+        return out
+    # every id of the capture in order of first appearance; a name only for those the report shows
+    seen = Pseudonyms(a.model.session_id_order())
+    shown = seen.used(out)
+    return Pseudonyms([s for s in seen.map if s in shown]).scrub(out)

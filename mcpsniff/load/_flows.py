@@ -8,13 +8,16 @@ from __future__ import annotations
 
 from typing import Any, Iterator
 
-from ..capture.convert import exchange_record
-from ..capture.redact import Redactor
-from ..capture.writer import storable
 from .base import Reading
 
 
 def flow_records(r: Reading, flows: Iterator[tuple[int, Any]]) -> Iterator[tuple[int, dict[str, Any]]]:
+    # the capture's conversion, imported when a flow-based input is read: a JSONL capture
+    # never imports the recorder
+    from ..capture.convert import exchange_record
+    from ..capture.redact import Redactor
+    from ..capture.writer import storable
+
     redactor = Redactor()  # secrets in imported files are redacted too, keyed per input
     for idx, flow in flows:
         try:

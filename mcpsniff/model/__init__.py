@@ -5,30 +5,46 @@ computed once.
 for large clean JSONL files, the careful row reader ``rows`` for everything else), orders them by
 time and derives planes, eras, sessions and echo classes (``derive``). The :class:`Model` then
 answers the questions the checks and documents ask.
+
+Importing this package is light (the checks import :class:`Model` to list the rules): DuckDB and
+the readers (``store``, ``rows``, ``derive``) are imported by the functions that build a model.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import tempfile
 import threading
-from typing import Any, Callable, Iterable, Iterator
-
-import duckdb
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
 from ..errors import ResourceError
 from ..load import InputInfo, Problem, file_size
 from ..load.inputs import PARQUET, expand
-from .derive import derive
 from .model import ECHO_CLASSES, Model
-from .rows import chunk_frame, row_of
-from .store import FAST_MIN_BYTES, InputFile, Store, whole_number
+
+if TYPE_CHECKING:
+    from .store import Store
+
+#: files at least this big try the fast reader first (below it the careful reader is as fast)
+FAST_MIN_BYTES: int | str = os.environ.get("MCPSNIFF_FAST_MIN_BYTES", 16 * 1024 * 1024)
+
+
+def __getattr__(name: str) -> Any:
+    """The careful reader's row functions (the live capture summary uses them), imported on use."""
+    if name in ("chunk_frame", "row_of"):
+        from . import rows
+
+        return getattr(rows, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @contextlib.contextmanager
 def engine_limits() -> Iterator[None]:
     """DuckDB running out of spill space becomes one line saying where (running out of memory is
     turned into one line by the Store's connection, which knows how far the limit grew)."""
+    import duckdb
+
     try:
         yield
     except duckdb.IOException as e:
@@ -61,6 +77,8 @@ def build(
 def _build(names: list[str], strict: bool, on_problem: Callable[[Problem], None] | None,
            progress: Callable[[int], None] | None, memory_limit: str | None,
            on_bytes: Callable[[int], None] | None) -> Model:
+    from .store import InputFile, Store, whole_number
+
     problems: list[Problem] = []
 
     def report(p: Problem) -> None:
@@ -119,6 +137,8 @@ def _build(names: list[str], strict: bool, on_problem: Callable[[Problem], None]
 
 
 def _finish(store: Store, inputs: list[InputInfo], problems: list[Problem]) -> Model:
+    from .derive import derive
+
     store.finish()
     derive(store.con, store.parts)
     store.release_inputs()
@@ -128,6 +148,8 @@ def _finish(store: Store, inputs: list[InputInfo], problems: list[Problem]) -> M
 
 def from_frames(frames: Iterable[Any], info: InputInfo) -> Model:
     """A model of careful-reader chunks already in memory (the live capture summary)."""
+    from .store import Store
+
     store = Store()
     for frame in frames:
         store.insert_frame(frame)
@@ -136,6 +158,8 @@ def from_frames(frames: Iterable[Any], info: InputInfo) -> Model:
 
 def from_records(records: Iterable[dict[str, Any]], name: str = "(records)") -> Model:
     """A model of records already in memory (tests, small tools)."""
+    from .rows import chunk_frame, row_of
+
     rows = [row_of(r, 0, i) for i, r in enumerate(records, 1)]
     return from_frames([chunk_frame(rows)] if rows else [], InputInfo(name, "records", len(rows)))
 

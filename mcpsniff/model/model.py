@@ -10,14 +10,15 @@ Exchanges are named by their position ``pos`` in time order (0..n-1).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
-
-import duckdb
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from ..load import InputInfo, Problem
 from ..mcp import ERA_FAMILY, EXCHANGE_ERAS
 from . import sql
 from .sql import quote
+
+if TYPE_CHECKING:  # the Model is handed its connection; importing it (the rule catalogue does) needs no DuckDB
+    import duckdb
 
 ECHO_CLASSES = ("echoed", "dropped", "foreign", "unknown", "none")
 LATENCY_PERCENTILES = (50, 95, 99)
@@ -91,6 +92,15 @@ class Model:
                                        "greatest(max(t_req), max(t_end)) FROM m")[0]
         eras = self.rows("SELECT era, count(*) FROM m GROUP BY era ORDER BY min(pos)")
         return {"exchanges": n, "mcp_exchanges": mcp, "start": start, "end": end, "eras": {e: c for e, c in eras}}
+
+    def hosts(self) -> list[str]:
+        """The hosts (``host[:port]``) the exchanges went to, in order of first appearance."""
+        from urllib.parse import urlsplit
+
+        out: dict[str, None] = {}
+        for (endpoint,) in self.rows("SELECT endpoint FROM m GROUP BY endpoint ORDER BY min(pos)") if not self.empty else []:
+            out.setdefault(urlsplit(endpoint).netloc if endpoint else "(no host)", None)
+        return list(out)
 
     def endpoint_count(self) -> int:
         return self.value("SELECT count(DISTINCT endpoint) FROM m") if not self.empty else 0

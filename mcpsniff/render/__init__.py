@@ -2,18 +2,19 @@
 
 Output formats are registered in :data:`FORMATS`, per document kind; adding one is
 a module plus one line here, and every command offers what its document kind has.
-A renderer is ``(document, Context) -> str``.
+A renderer is ``(document, Context) -> str``; each imports its module (and rich) when it runs,
+so listing the formats (every command's ``--format`` choices) costs nothing at start-up.
 """
 
 from __future__ import annotations
 
 import io
 from dataclasses import dataclass
-from typing import Any, Callable
+from importlib import import_module
+from typing import TYPE_CHECKING, Any, Callable
 
-from rich.console import Console
-
-from . import diff_view, explain_view, jsonout, junit, markdown, report_md, rules_view, sarif, table
+if TYPE_CHECKING:
+    from rich.console import Console
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,8 @@ Renderer = Callable[[Any, Context], str]
 
 def rich_text(draw: Callable[[Console], None], ctx: Context) -> str:
     """What ``draw`` prints on a rich Console, as a string."""
+    from rich.console import Console
+
     buf = io.StringIO()
     # soft_wrap: the layouts (render.layout) wrap their own lines; the console must not crop them
     console = Console(file=buf, width=ctx.width, force_terminal=ctx.color, color_system="auto" if ctx.color else None,
@@ -39,38 +42,43 @@ def rich_text(draw: Callable[[Console], None], ctx: Context) -> str:
     return buf.getvalue()
 
 
+def _m(name: str) -> Any:
+    """This package's module ``name``, imported when a document is first rendered with it."""
+    return import_module(f".{name}", __name__)
+
+
 def _json(doc: Any, ctx: Context) -> str:
-    return jsonout.render(doc)
+    return _m("jsonout").render(doc)
 
 
 FORMATS: dict[str, dict[str, Renderer]] = {
     "analysis": {
-        "table": lambda doc, ctx: rich_text(lambda c: table.render(doc, c, timing=ctx.timing), ctx),
+        "table": lambda doc, ctx: rich_text(lambda c: _m("table").render(doc, c, timing=ctx.timing), ctx),
         "json": _json,
-        "markdown": lambda doc, ctx: markdown.render(doc),
-        "sarif": lambda doc, ctx: sarif.render(doc),
-        "junit": lambda doc, ctx: junit.render(doc, ctx.fail_on),
+        "markdown": lambda doc, ctx: _m("markdown").render(doc),
+        "sarif": lambda doc, ctx: _m("sarif").render(doc),
+        "junit": lambda doc, ctx: _m("junit").render(doc, ctx.fail_on),
     },
     "report": {
-        "markdown": lambda doc, ctx: report_md.fit(doc)[0],
+        "markdown": lambda doc, ctx: _m("report_md").fit(doc)[0],
         "json": _json,
     },
     "diff": {
-        "table": lambda doc, ctx: rich_text(lambda c: diff_view.table(doc, c), ctx),
+        "table": lambda doc, ctx: rich_text(lambda c: _m("diff_view").table(doc, c), ctx),
         "json": _json,
-        "markdown": lambda doc, ctx: diff_view.markdown(doc),
+        "markdown": lambda doc, ctx: _m("diff_view").markdown(doc),
     },
     "explain": {
-        "table": lambda doc, ctx: rich_text(lambda c: explain_view.table(doc, c), ctx),
+        "table": lambda doc, ctx: rich_text(lambda c: _m("explain_view").table(doc, c), ctx),
         "json": _json,
     },
     "har": {
         "json": _json,
     },
     "rules": {
-        "table": lambda doc, ctx: rich_text(lambda c: c.print(rules_view.table(doc)), ctx),
+        "table": lambda doc, ctx: rich_text(lambda c: c.print(_m("rules_view").table(doc)), ctx),
         "json": _json,
-        "markdown": lambda doc, ctx: rules_view.markdown(doc),
+        "markdown": lambda doc, ctx: _m("rules_view").markdown(doc),
     },
 }
 

@@ -61,6 +61,19 @@ def _where(e: dict[str, Any]) -> str:
 # ---------------------------------------------------------------- captures
 
 
+def plane_name(p: dict[str, Any]) -> str:
+    """A plane of a capture diff as people name it: its User-Agent, or for a plane paired with its
+    upgrade ``python-httpx 0.28.1 -> 0.29.0`` (the User-Agents too when clientInfo paired them)."""
+    up = p.get("upgrade")
+    if not up:
+        return p["user_agent"]
+    name = f"{up['name']} " if up["name"] else ""
+    label = f"{name}{up['before']} -> {up['after']}"
+    if up["by"] == "client_info" and up["before"] != p["user_agent_before"]:
+        label += f" ({p['user_agent_before']} -> {p['user_agent']})"
+    return label
+
+
 def _plane_summary(p: dict[str, Any]) -> str:
     f = p["findings"]
     bits = [f"{len(f['new'])} new", f"{len(f['fixed'])} fixed", f"{len(f['unchanged'])} unchanged"]
@@ -77,7 +90,7 @@ def captures_table(doc: dict[str, Any], console: Console) -> None:
     for p in doc["planes"]:
         b, a = p["before"], p["after"]
         t.add_row(
-            p["user_agent"],
+            plane_name(p),
             Text(p["change"], style=CHANGE_STYLE[p["change"]]),
             f"{b['requests'] if b else '-'} -> {a['requests'] if a else '-'}",
             f"{b['verdict'] if b else '-'} -> {a['verdict'] if a else '-'}",
@@ -88,7 +101,7 @@ def captures_table(doc: dict[str, Any], console: Console) -> None:
     for p in doc["planes"]:
         ms = [m for m in p["methods"] if _interesting(m)]
         if ms:
-            mt = FitTable([Atom(p["user_agent"]), ": Mcp-Session-Id drop rate by method"], RATE_COLS)
+            mt = FitTable([Atom(plane_name(p)), ": Mcp-Session-Id drop rate by method"], RATE_COLS)
             for m in ms:
                 mt.add_row(m["method"], _rate(m["before"]), _rate(m["after"]), Text(m["change"], style=CHANGE_STYLE.get(m["change"], "")))
             parts.append(mt)
@@ -97,7 +110,7 @@ def captures_table(doc: dict[str, Any], console: Console) -> None:
             for e in f[kind]:
                 parts.append(Para([Atom(f"  {kind:6} {e['severity']:8} ", style), Atom(e["rule"], style),
                                    (f" ({e['count_before']} -> {e['count_after']})", style), " ", ("plane", style), " ",
-                                   Atom(repr(p["user_agent"]), style)], hang=18))
+                                   Atom(repr(plane_name(p)), style)], hang=18))
     if doc["worse"]:
         verdict = Para([("worse:", "bold red"), " ", *_atom_list(doc["worse"], "bold red")])
     else:
@@ -125,7 +138,7 @@ def captures_md(doc: dict[str, Any]) -> str:
     for p in doc["planes"]:
         b, a = p["before"], p["after"]
         lines.append(
-            f"| {code(p['user_agent'])} | {CHANGE_ICON[p['change']]} {p['change']} | {b['requests'] if b else '-'} → {a['requests'] if a else '-'} "
+            f"| {code(plane_name(p))} | {CHANGE_ICON[p['change']]} {p['change']} | {b['requests'] if b else '-'} → {a['requests'] if a else '-'} "
             f"| {b['verdict'] if b else '-'} → {a['verdict'] if a else '-'} | {_plane_summary(p)} | {md_text(_reasons(p))} |"
         )
     lines.append("")
@@ -134,7 +147,7 @@ def captures_md(doc: dict[str, Any]) -> str:
         f = p["findings"]
         if not ms and not f["new"] and not f["fixed"]:
             continue
-        lines += [f"### {code(p['user_agent'])}", ""]
+        lines += [f"### {code(plane_name(p))}", ""]
         if ms:
             lines += ["| method | drop rate before | drop rate after | change |", "|---|---|---|---|"]
             lines += [f"| {code(m['method'])} | {_rate(m['before'])} | {_rate(m['after'])} | {m['change']} |" for m in ms]

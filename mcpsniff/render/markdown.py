@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .text import capture_failed_line, code, correlation_text, md_escape, ms, plural, source_name
+from .text import CORRELATION_LEAD, capture_failed_line, code, correlation_text, md_escape, ms, plural, source_name, statuses_text
 
 SEV_ICON = {"error": "❌", "warning": "⚠️", "info": "ℹ️"}
 
@@ -27,7 +27,7 @@ def planes_md(doc: dict[str, Any]) -> list[str]:
 def methods_md(p: dict[str, Any]) -> list[str]:
     out = ["| method | requests | echoed | dropped | statuses |", "|---|---:|---:|---:|---|"]
     for m in p["methods"]:
-        st = ", ".join(f"{k}×{v}" for k, v in m["statuses"].items())
+        st = statuses_text(m["statuses"])
         out.append(f"| `{m['method']}` | {m['requests']} | {m['echoed']} | {m['dropped']} | {st} |")
     return out
 
@@ -46,8 +46,11 @@ def latency_md(p: dict[str, Any], limit: int | None = None) -> list[str]:
     return out
 
 
-LATENCY_NOTE = ("Milliseconds. *end*: request start to response complete (of the exchanges answered); "
-                "*first event*: request start to the first Server-Sent Event (of those answered with a stream).")
+def latency_note(subject: str = "Latency") -> str:
+    """The sentence above a latency table: what it measures, in which unit."""
+    return (f"{subject} in milliseconds: *end* runs from the start of a request to the end of its response "
+            "(for the requests that got one), *first event* from the start of a request to its first Server-Sent Event "
+            "(for the requests answered with a stream).")
 
 
 def evidence_md(f: dict[str, Any], limit: int = 5) -> list[str]:
@@ -108,11 +111,11 @@ def render(doc: dict[str, Any]) -> str:
         if p["session_header"]["dropped"]:
             lines += [f"#### `{md_escape(p['user_agent'])}` by method", "", *methods_md(p), ""]
             if p.get("correlation"):
-                lines += ["Without the session header, requests are tied by: " + md_escape(correlation_text(p["correlation"])), ""]
+                lines += [CORRELATION_LEAD + md_escape(correlation_text(p["correlation"])) + ".", ""]
     for f in doc["findings"]:
         lines += finding_md(f)
     if any(p.get("latency") for p in doc["planes"]):
-        lines += ["### Latency", "", LATENCY_NOTE, ""]
+        lines += ["### Latency", "", latency_note(), ""]
         for p in doc["planes"]:
             if p.get("latency"):
                 lines += [f"#### `{md_escape(p['user_agent'])}`", "", *latency_md(p), ""]

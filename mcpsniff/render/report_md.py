@@ -14,8 +14,9 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from . import mermaid
-from .markdown import LATENCY_NOTE, SEV_ICON, latency_md
-from .text import capture_failed_line, code, correlation_text, cut, md_escape, md_text, plural, source_name
+from .markdown import SEV_ICON, latency_md, latency_note
+from .text import (CORRELATION_LEAD, capture_failed_line, code, correlation_text, cut, md_escape, md_text, plural, source_name,
+                   statuses_text)
 
 GITHUB_LIMIT = 65_536  # characters in a GitHub issue or comment body
 DEFAULT_BUDGET = 60_000  # leave room for the reporter's own words
@@ -119,28 +120,31 @@ def plane_md(p: dict[str, Any], number: int, lim: Limits) -> list[str]:
         "|---|---:|---:|---:|---|",
     ]
     for m in p["methods"][: lim.methods]:
-        st = ", ".join(f"{k}×{v:,}" for k, v in m["statuses"].items())
+        st = statuses_text(m["statuses"])
         out.append(f"| {code(m['method'])} | {m['requests']:,} | {m['echoed']:,} | {m['dropped']:,} | {st} |")
     if len(p["methods"]) > lim.methods:
         out.append(f"\n…and {plural(len(p['methods']) - lim.methods, 'more method')}.")
     if p.get("correlation"):
-        out += ["", "Without the session header, this plane's requests are tied by: " + md_text(correlation_text(p["correlation"])) + "."]
+        out += ["", CORRELATION_LEAD + md_text(correlation_text(p["correlation"])) + "."]
     if p.get("latency"):
-        out += ["", "Latency: " + LATENCY_NOTE, "", *latency_md(p, lim.methods)]
+        out += ["", latency_note("Latency of this plane's requests"), "", *latency_md(p, lim.methods)]
     return out + [""]
 
 
 def evidence_md(f: dict[str, Any], numbers: dict[str, int], lim: Limits) -> list[str]:
+    # a server finding is about what the server answered: its evidence shows the response's session id
+    server = f["party"] == "server"
     out = [
-        "| time | plane | method | status | Mcp-Session-Id | headers present |",
+        f"| time | plane | method | status | Mcp-Session-Id ({'response' if server else 'request'}) | request headers |",
         "|---|---|---|---|---|---|",
     ]
     for e in f["evidence"][: lim.evidence]:
+        sid = e.get("response_session_id") if server else e["session_id"]
         method = f"{e['http_method']} {e['method']}" if e["method"] else e["http_method"]
         plane = f"{numbers.get(e['plane'], '?')}"
         status = e["status"] if e["status"] is not None else (md_text(e["error"]) if e["error"] else "no response")
         out.append(
-            f"| {e['time']} | {plane} | {code(method)} | {status} | {code(e['session_id']) if e['session_id'] else '(none)'} "
+            f"| {e['time']} | {plane} | {code(method)} | {status} | {code(sid) if sid else '(none)'} "
             f"| {md_escape(', '.join(e['headers']))} |"
         )
     more = f["evidence_total"] - min(lim.evidence, len(f["evidence"]))
@@ -153,7 +157,7 @@ def finding_md(f: dict[str, Any], numbers: dict[str, int], lim: Limits) -> list[
     spec = f["spec"]
     methods = ", ".join(f"{code(k)} ×{v:,}" for k, v in list(f["by_method"].items())[:10])
     return [
-        f"### {SEV_ICON[f['severity']]} {md_text(f['title'])} (`{f['rule']}`)",
+        f"#### {SEV_ICON[f['severity']]} {md_text(f['title'])} (`{f['rule']}`)",
         "",
         f"**Plane {numbers.get(f['plane'], '?')}:** {code(cut(f['plane'], lim.ua_chars))} · **severity:** {f['severity']}"
         f" · **party:** {f['party']} · **count:** {f['count']:,}" + (f" ({methods})" if methods else ""),

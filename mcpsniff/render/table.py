@@ -12,7 +12,7 @@ from rich.console import Console, Group
 from rich.text import Text
 
 from .layout import ID, NUM, TAG, TEXT, Atom, Col, FitTable, Para
-from .text import capture_failed_line, correlation_text, ms, plural, source_name
+from .text import capture_failed_line, correlation_text, ms, plural, source_name, statuses_text
 
 SEV_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
 VERDICT = {"fail": Text("FAIL", style="bold red"), "warn": Text("WARN", style="yellow"),
@@ -79,7 +79,7 @@ def methods_table(p: dict[str, Any]) -> FitTable:
             str(m["foreign"]),
             str(m["unknown"]),
             str(m["none"]),
-            " ".join(f"{k}x{v}" for k, v in m["statuses"].items()),
+            statuses_text(m["statuses"], times="x"),
         )
     return t
 
@@ -159,8 +159,8 @@ def render(doc: dict[str, Any], console: Console, *, timing: bool = False) -> No
         if p["era"] in ("handshake",) or p["session_header"]["dropped"]:
             parts.append(methods_table(p))
         if p.get("correlation"):
-            parts.append(Para([Atom(p["user_agent"]), ": without the session header, requests are tied by: "
-                               + correlation_text(p["correlation"])], style="cyan"))
+            parts.append(Para([Atom(p["user_agent"]), ": without the session header, only other values can tie its requests "
+                               "to a session: " + correlation_text(p["correlation"]) + "."], style="cyan"))
     for x in doc.get("authorization", []):
         parts.append(Para([Atom(x["user_agent"]), ": authorization traffic (not judged by the transport's rules): "
                            + authorization_text(x)], style="cyan"))

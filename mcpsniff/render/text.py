@@ -66,6 +66,35 @@ def capture_failed_line(summary: dict[str, Any]) -> str | None:
             f"(most frequent: {answers}). Verdicts below describe traffic that did not work.")
 
 
+def status_name(status: Any) -> str:
+    """A status as people read it: ``404``; ``none`` (the model's key for no response) -> ``no response``."""
+    return "no response" if status == "none" else str(status)
+
+
+def statuses_text(statuses: dict[str, int], times: str = "×") -> str:
+    """``{"200": 3, "none": 1}`` -> ``200 ×3, no response ×1`` (``times="x"`` for plain terminals)."""
+    return ", ".join(f"{status_name(k)} {times}{v:,}" for k, v in statuses.items())
+
+
+def _tie(c: dict[str, Any]) -> str:
+    n, d, key = c["requests"], c["distinct"], c["key"]
+    if key == "client connection":
+        if n == 1:
+            return "its one request came on one client connection"
+        if d == n:
+            return f"each of its {n:,} requests came on its own client connection"
+        if d == 1:
+            return f"all {n:,} of its requests came on one client connection"
+        return f"its {n:,} requests came on {d:,} client connections"
+    if d == 1:
+        return f"{plural(n, 'request')} {'carries' if n == 1 else 'all carry'} the same {key} value"
+    return f"{n:,} requests carry {d:,} different {key} values"
+
+
+CORRELATION_LEAD = "Without the session header, only other values can tie this plane's requests to a session: "
+
+
 def correlation_text(corr: list[dict[str, Any]]) -> str:
-    """``openai/session: 3 values on 40 requests; client connection: 12 values on 40 requests``."""
-    return "; ".join(f"{c['key']}: {plural(c['distinct'], 'value')} on {plural(c['requests'], 'request')}" for c in corr)
+    """What else ties a plane's requests together, as clauses of a sentence: ``its 40 requests came on
+    12 client connections; 40 requests carry 3 different openai/session values``."""
+    return "; ".join(_tie(c) for c in corr)

@@ -62,7 +62,17 @@ REQ_HEADERS = {
 }
 QUERY = {"access_token": tok("qat", 16), "api_key": tok("qak", 17), "key": tok("qkey", 18), "code": tok("qcode", 19),
          "client_secret": tok("qcs", 20), "password": tok("qpw", 21), "sig": tok("qsig", 22), "X-Amz-Signature": tok("qamz", 23)}
-PATH_SECRETS = [SK, GHP, JWT, RANDOM_SEG]
+#: keys hosted MCP servers put in the path (``/s/<key>/mcp``), 16 to 40 characters (issue 23)
+PATH_KEYS = [
+    "P7r0b3K1e2y3Z4q5",                          # base62, 16
+    "9f1e8d2c7b3a6f40",                          # hex, 16
+    "PrB0aB3dE5fG7hJ9kL1m",                      # base62, 20
+    "cHJvYmUta2V5LWJhc2U2NHVybA",                # base64url, 26
+    "3c5e7a9b1d2f4e6a8c0b2d4f6a8c0e1f",          # hex, 32
+    "pr_0bE-k3Y_5ecr3t-Ur1_Xy9",                 # base64url with - and _, 25
+    "PRoBe40charKey0a1B2c3D4e5F6g7H8i9J0kLmNo",  # base62, 40
+]
+PATH_SECRETS = [SK, GHP, JWT, RANDOM_SEG, *PATH_KEYS]
 
 
 def deep(value, levels: int):
@@ -192,7 +202,7 @@ def run(*args: str) -> str:
 
 
 def send_probes(base: str) -> list[httpx.Response]:
-    """The eight probe exchanges, sent to ``base``."""
+    """The probe exchanges (4 + one per path secret), sent to ``base``."""
     got = []
     headers = {k: p + v for k, (p, v) in REQ_HEADERS.items()}
     headers.update({"User-Agent": "probe-client/1", "Accept": "application/json, text/event-stream",
@@ -202,7 +212,8 @@ def send_probes(base: str) -> list[httpx.Response]:
         init = {"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {"protocolVersion": "2025-11-25"}}
         got.append(c.post(f"{base}/mcp?{query}", json=init))
         for i, seg in enumerate(PATH_SECRETS, 1):
-            got.append(c.post(f"{base}/mcp/{seg}/call", json=request_body(i)))
+            path = f"/s/{seg}/mcp" if seg in PATH_KEYS else f"/mcp/{seg}/call"
+            got.append(c.post(f"{base}{path}", json=request_body(i)))
         got.append(c.post(f"{base}/sse", json=request_body(9)))
         got.append(c.post(f"{base}/form", json=request_body(10)))
         got.append(c.post(f"{base}/text", json=request_body(11)))
@@ -230,7 +241,7 @@ def test_no_planted_secret_reaches_the_file_or_any_output(tmp_path):
     assert_traffic_untouched("\n".join(Upstream.seen), got)
     # ... and the recording holds none of them
     raw = out.read_text()
-    assert raw.count('"kind":"exchange"') == 8
+    assert raw.count('"kind":"exchange"') == 4 + len(PATH_SECRETS)
     leaked = [s for s in secrets if s in raw]
     assert leaked == [], leaked
     assert "visible-session-id-1" in raw  # evidence stays
@@ -303,7 +314,7 @@ def test_no_planted_secret_reaches_the_file_through_the_middleware(tmp_path):
     assert not thread.is_alive()
     assert_traffic_untouched("\n".join(seen), got)
     raw = out.read_text()  # lifespan shutdown closed the writer: everything is on disk
-    assert raw.count('"kind":"exchange"') == 8 and '"recorder":"asgi"' in raw
+    assert raw.count('"kind":"exchange"') == 4 + len(PATH_SECRETS) and '"recorder":"asgi"' in raw
     leaked = [s for s in all_secrets() if s in raw]
     assert leaked == [], leaked
     assert "visible-session-id-1" in raw  # evidence stays

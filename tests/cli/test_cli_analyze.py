@@ -131,7 +131,7 @@ def test_empty_file(tmp_path):
     p.write_bytes(b"")
     r = invoke("analyze", str(p))
     assert r.exit_code == 2
-    assert r.stderr == f"warning: {p}: empty file, no records (skipped)\nerror: no exchanges to analyse in {p}\n"
+    assert r.stderr == f"error: {p}: empty file, no records\n"  # one problem, one line
 
 
 def test_bad_lines_are_reported_and_skipped(seed, tmp_path):

@@ -24,7 +24,8 @@ def invoke(*args: str):
 
 
 def capture(
-    tmp_path: Path, name: str, *, ctrl_drops: int = 0, tool_drops: int = 3, extra_plane: str | None = None, extra_drops: bool = False
+    tmp_path: Path, name: str, *, ctrl_drops: int = 0, tool_drops: int = 3, extra_plane: str | None = None, extra_drops: bool = False,
+    extra_client: tuple[str, str] = ("test-client", "1.0"),
 ) -> Path:
     """CTRL and TOOL planes; each drops its session id on the first N of 4 tool calls."""
     s = Scenario()
@@ -35,7 +36,7 @@ def capture(
         for i in range(4):
             s.request(ua, "tools/call", sid=None if i < drops else sid, params={"name": "poll"})
     if extra_plane:
-        s.initialize(extra_plane, sid="x-1")
+        s.initialize(extra_plane, sid="x-1", client=extra_client)
         s.request(extra_plane, "tools/list", sid=None if extra_drops else "x-1", status=400 if extra_drops else 200)
     p = tmp_path / name
     p.write_bytes(s.jsonl())
@@ -100,8 +101,8 @@ def test_higher_drop_rate_alone_is_worse(tmp_path):
 
 
 def test_fixed_plane_and_appeared_vanished_planes(tmp_path):
-    before = capture(tmp_path, "before.jsonl", tool_drops=3, extra_plane="old-client/1")
-    after = capture(tmp_path, "after.jsonl", tool_drops=0, extra_plane="new-client/2")
+    before = capture(tmp_path, "before.jsonl", tool_drops=3, extra_plane="old-client/1", extra_client=("old", "1"))
+    after = capture(tmp_path, "after.jsonl", tool_drops=0, extra_plane="new-client/2", extra_client=("new", "2"))
     r = invoke("diff", str(before), str(after), "--format", "json")
     assert r.exit_code == 0, r.output
     doc = json.loads(r.stdout)
@@ -122,6 +123,69 @@ def test_appeared_plane_with_an_error_is_worse(tmp_path):
     assert doc["worse"] == ["bad/1"]
     bad = {p["user_agent"]: p for p in doc["planes"]}["bad/1"]
     assert bad["change"] == "appeared" and bad["reasons"][0] == {"kind": "new-error", "rule": "session-id-dropped"}
+
+
+def _httpx_capture(tmp_path: Path, name: str, ua: str, *, drops: int, others: list[tuple[str, tuple[str, str]]] = ()) -> Path:
+    s = Scenario()
+    s.initialize(ua, sid="h-1", client=("mcp", "1.9.0"))
+    s.notify(ua, sid="h-1")
+    for i in range(3):
+        s.request(ua, "tools/call", sid=None if i < drops else "h-1", status=400 if i < drops else 200)
+    for j, (other, client) in enumerate(others):
+        s.initialize(other, sid=f"o-{j}", client=client)
+        s.request(other, "tools/list", sid=f"o-{j}")
+    p = tmp_path / name
+    p.write_bytes(s.jsonl())
+    return p
+
+
+def test_an_upgraded_client_is_compared_with_its_former_version(tmp_path):
+    before = _httpx_capture(tmp_path, "before.jsonl", "python-httpx/0.28.1", drops=0)
+    after = _httpx_capture(tmp_path, "after.jsonl", "python-httpx/0.29.0", drops=2)
+    r = invoke("diff", str(before), str(after), "--format", "json")
+    assert r.exit_code == 1, r.output
+    doc = json.loads(r.stdout)
+    [p] = doc["planes"]
+    assert (p["user_agent"], p["user_agent_before"], p["change"]) == ("python-httpx/0.29.0", "python-httpx/0.28.1", "worse")
+    assert p["upgrade"] == {"by": "version", "name": "python-httpx", "before": "0.28.1", "after": "0.29.0"}
+    assert [f["rule"] for f in p["findings"]["new"]] == ["session-id-dropped"]
+    assert doc["worse"] == ["python-httpx/0.29.0"]
+    table = runner.invoke(APP, ["diff", str(before), str(after)], env={"COLUMNS": "200"})
+    assert "│ python-httpx 0.28.1 -> 0.29.0 │ worse" in table.stdout
+    assert "vanished" not in table.stdout and "appeared" not in table.stdout
+    md = invoke("diff", str(before), str(after), "--format", "markdown").stdout
+    assert "| `python-httpx 0.28.1 -> 0.29.0` | ❌ worse | 5 → 5 | ok → fail |" in md
+
+
+def test_planes_sharing_a_client_info_name_are_paired(tmp_path):
+    before = _httpx_capture(tmp_path, "before.jsonl", "python-httpx/0.28.1", drops=0, others=[("node", ("claude-code", "1.0.40"))])
+    after = _httpx_capture(tmp_path, "after.jsonl", "python-httpx/0.28.1", drops=0, others=[("undici", ("claude-code", "1.0.41"))])
+    doc = json.loads(invoke("diff", str(before), str(after), "--format", "json").stdout)
+    planes = {p["user_agent"]: p for p in doc["planes"]}
+    assert set(planes) == {"python-httpx/0.28.1", "undici"}
+    assert planes["undici"]["upgrade"] == {"by": "client_info", "name": "claude-code", "before": "1.0.40", "after": "1.0.41"}
+    assert planes["python-httpx/0.28.1"]["upgrade"] is None
+    md = invoke("diff", str(before), str(after), "--format", "markdown").stdout
+    assert "`claude-code 1.0.40 -> 1.0.41 (node -> undici)`" in md
+
+
+@pytest.mark.parametrize("b_ua, a_uas", [
+    ("python-httpx/0.28.1", ["python-requests/2.32.0"]),          # another product, not an upgrade
+    ("python-httpx/0.28.1", ["python-httpx/0.29.0", "python-httpx/0.30.0"]),  # two candidates: ambiguous
+    ("openai-mcp/1.0.0", ["openai-mcp/1.0.0 (ChatGPT)"]),         # a different plane of the same client
+])
+def test_near_misses_stay_appeared_and_vanished(tmp_path, b_ua, a_uas):
+    before = _httpx_capture(tmp_path, "before.jsonl", b_ua, drops=0)
+    s = Scenario()
+    for j, ua in enumerate(a_uas):
+        s.initialize(ua, sid=f"a-{j}", client=(f"other-{j}", "1"))
+        s.request(ua, "tools/list", sid=f"a-{j}")
+    after = tmp_path / "after.jsonl"
+    after.write_bytes(s.jsonl())
+    doc = json.loads(invoke("diff", str(before), str(after), "--format", "json").stdout)
+    changes = {p["user_agent"]: p["change"] for p in doc["planes"]}
+    assert changes == {b_ua: "vanished", **{u: "appeared" for u in a_uas}}
+    assert all(p["upgrade"] is None for p in doc["planes"])
 
 
 def test_diff_usage_and_input_errors(tmp_path):

@@ -136,7 +136,7 @@ def test_broken_har(tmp_path):
     assert r.stderr.splitlines()[0].startswith(f"warning: {p}:1: unusable HAR entry (KeyError")
     p.write_text('{"log": {"version": "1.2"}}')
     r = runner.invoke(app, ["analyze", str(p)])
-    assert r.stderr.splitlines()[0] == f"warning: {p}: not a HAR file (no log.entries list) (skipped)"
+    assert (r.exit_code, r.stderr) == (2, f"error: {p}: not a HAR file (no log.entries list)\n")  # one problem, one line
 
 
 # --- property-based: any damage gives warnings/errors, never a traceback --------------

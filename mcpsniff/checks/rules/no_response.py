@@ -48,8 +48,12 @@ RULE = Rule(
 )
 
 
+ENDED = "coalesce(error, CASE WHEN status >= 0 THEN 'the event stream ended without the response' END, 'no answer')"
+
+
 def check(m: Model) -> Selection:
     return Selection(NO_RESPONSE, {
-        "errors": "(SELECT list({'l': error, 'n': n, 'f': f}) FROM (SELECT error, count(*) AS n, min(pos) AS f FROM m m2 "
-                  f"WHERE m2.plane = s.plane AND {NO_RESPONSE} AND {MCP} GROUP BY error))"},
+        # what ended each: the connection error, or a stream that ended without the response
+        "errors": f"(SELECT list({{'l': l, 'n': n, 'f': f}}) FROM (SELECT {ENDED} AS l, count(*) AS n, min(pos) AS f FROM m m2 "
+                  f"WHERE m2.plane = s.plane AND {NO_RESPONSE} AND {MCP} GROUP BY l))"},
         post=lambda v: {"errors": top_answers(v["errors"])})
