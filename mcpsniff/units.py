@@ -11,7 +11,7 @@ import re
 
 UNIT = 1024
 #: one line for help texts and docs
-SIZE_HELP = "k, M, G count in 1024s: 1k = 1024 bytes, 1M = 1024k (KB, KiB ... mean the same)"
+SIZE_HELP = "k, M, G count in 1024s: 1k = 1024 bytes, 1M = 1024k; KB, KiB ... mean the same"
 _SIZE = re.compile(r"\s*([0-9]+(?:\.[0-9]+)?)\s*(?:([kmgt])(?:i?b)?|b)?\s*", re.IGNORECASE)
 _POWER = {None: 0, "k": 1, "m": 2, "g": 3, "t": 4}
 

@@ -34,7 +34,7 @@ from typing import Any, Callable, Iterable, Iterator, Optional
 
 from .. import __version__, schema
 from ..errors import CaptureError
-from ..units import SIZE_HELP, parse_size
+from ..units import parse_size
 from .convert import DEFAULT_BODY_LIMIT, ExchangeParts, SseCollector, exchange_from_parts, fallback_from_parts
 from .detect import McpEndpoints, is_mcp_parts
 from .redact import Redactor, parse_extra, parse_patterns
@@ -53,6 +53,7 @@ class Kind:
     mitmproxy_type: Any  # the type mitmproxy's option holds
     to_mitmproxy: Callable[[Any], Any]  # the option's value as mitmproxy holds it
     cli_type: Any  # the type of the capture command's parameter (None: not given)
+    metavar: str = ""  # how help texts show a value
 
 
 def _switch(v: Any, opt: "Option") -> bool:
@@ -90,11 +91,11 @@ def _path(v: Any, opt: "Option") -> Optional[str]:
 
 
 SWITCH = Kind("switch", _switch, bool, lambda v: v, bool)
-COUNT = Kind("count", _count, int, lambda v: v, Optional[int])
-SIZE = Kind("size", _size, int, lambda v: v, Optional[str])  # bytes; text with k/M/G multiples (units.py)
-PATH = Kind("path", _path, Optional[str], lambda v: v, Optional[str])
-NAMES = Kind("names", lambda v, o: tuple(parse_extra(v)), str, ",".join, Optional[list[str]])  # comma-separated text too
-PATTERNS = Kind("patterns", lambda v, o: tuple(parse_patterns(v)), str, "\n".join, Optional[list[str]])  # one a line
+COUNT = Kind("count", _count, int, lambda v: v, Optional[int], "N")
+SIZE = Kind("size", _size, int, lambda v: v, Optional[str], "SIZE")  # bytes; text with k/M/G multiples (units.py)
+PATH = Kind("path", _path, Optional[str], lambda v: v, Optional[str], "PATH")
+NAMES = Kind("names", lambda v, o: tuple(parse_extra(v)), str, ",".join, Optional[list[str]], "NAME")  # text: comma-separated
+PATTERNS = Kind("patterns", lambda v, o: tuple(parse_patterns(v)), str, "\n".join, Optional[list[str]], "REGEX")  # text: one a line
 
 
 @dataclass(frozen=True)
@@ -136,10 +137,10 @@ OPTIONS: tuple[Option, ...] = (
     Option("redact_extra", NAMES, (), "Also redact this header / query parameter / JSON field name.", flag="--redact"),
     Option("redact_patterns", PATTERNS, (), "Also redact what this regular expression matches in URL path "
            "segments and text.", flag="--redact-pattern"),
-    Option("body_limit", SIZE, DEFAULT_BODY_LIMIT, f"Bytes of each body (and of a stream's event data) kept in the "
-           f"record, default 1M; {SIZE_HELP}.", flag="--body-limit"),
+    Option("body_limit", SIZE, DEFAULT_BODY_LIMIT, "Bytes of each body (and of a stream's event data) kept in the "
+           "record.", flag="--body-limit"),
     Option("record_all", SWITCH, False, "Record every exchange, not only MCP ones.", flag="--all"),
-    Option("rotate_mb", COUNT, 0, "Continue in FILE.1.jsonl, FILE.2.jsonl ... past N MiB (default 0: never).",
+    Option("rotate_mb", COUNT, 0, "Continue in FILE.1.jsonl, FILE.2.jsonl ... past N MiB (0: never).",
            flag="--rotate-mb"),
     Option("per_process", SWITCH, True, "Each worker process writes its own file, OUTPUT.pid<PID>.jsonl "
            "(off: OUTPUT as given, for a single process only).", only="asgi"),

@@ -16,7 +16,8 @@ from typing import Annotated, Any, Callable, Optional
 import typer
 
 from ..capture import Capture, CaptureConfig, default_output, run_until_stopped
-from ..capture.recorder import _UNSET, NAMES, PATTERNS, SWITCH, Option, RecorderOptions, flags
+from ..capture.recorder import _UNSET, COUNT, NAMES, PATTERNS, SIZE, SWITCH, Option, RecorderOptions, flags
+from ..units import SIZE_HELP, size_text
 from ..errors import UsageError
 from . import live
 from .app import app
@@ -47,19 +48,20 @@ def _ready_banner(cfg: CaptureConfig, cap: Capture) -> None:
 def _recorder_flag(opt: Option) -> inspect.Parameter:
     """The capture command's parameter for a recorder option, from its declaration."""
     if opt.kind is SWITCH:
-        ann: Any = Annotated[bool, typer.Option(opt.flag, help=_flag_help(opt))]
+        help = f"{opt.help.rstrip('.')}: on by default; this flag turns it off." if opt.negated else opt.help
+        ann: Any = Annotated[bool, typer.Option(opt.flag, help=help)]
         default: Any = False
     else:
-        repeatable = " (repeatable)" if opt.kind in (NAMES, PATTERNS) else ""
-        ann = Annotated[opt.kind.cli_type, typer.Option(opt.flag, help=opt.help + repeatable, show_default=False)]
+        help = opt.help
+        if opt.kind in (NAMES, PATTERNS):
+            help += " (repeatable)"
+        elif opt.kind is SIZE:
+            help += f" Default {size_text(opt.default)}; {SIZE_HELP}."
+        elif opt.kind is COUNT:
+            help += f" Default {opt.default}."
+        ann = Annotated[opt.kind.cli_type, typer.Option(opt.flag, help=help, show_default=False, metavar=opt.kind.metavar)]
         default = None
     return inspect.Parameter(opt.name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=ann)
-
-
-def _flag_help(opt: Option) -> str:
-    if opt.negated:  # "--no-redact": says what turning the option off does
-        return f"{opt.help.rstrip('.')}: on by default; this flag turns it off."
-    return opt.help
 
 
 def with_recorder_flags(fn: Callable[..., Any]) -> Callable[..., Any]:
