@@ -300,9 +300,11 @@ class SseTap:
 
 # -- one exchange, as an adapter hands it over ------------------------------------------------------
 class ExchangeSource:
-    """What an adapter knows of one finished exchange; the recorder asks it, where the record is made."""
+    """What an adapter knows of one finished exchange; the recorder asks it, where the record is made.
+    ``broken``: a recording error while the exchange passed (only what is safe to say of it is
+    recorded); every adapter's exchange has it (a slot of its own, or this class attribute)."""
 
-    #: a recording error while the exchange passed: only what is safe to say of it is recorded
+    __slots__ = ()
     broken: str | None = None
 
     def parts(self) -> ExchangeParts:
