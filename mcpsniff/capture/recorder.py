@@ -150,7 +150,7 @@ OPTIONS: tuple[Option, ...] = (
 BY_NAME = {o.name: o for o in OPTIONS}
 
 
-class OptionError(CaptureError, ValueError):
+class OptionError(CaptureError):
     """An option value that cannot be used, said with the option's name as its user spelt it."""
 
     def __init__(self, spelt: str, reason: str) -> None:
@@ -188,9 +188,6 @@ class RecorderOptions:
 
     def as_dict(self) -> dict[str, Any]:
         return {o.name: getattr(self, o.name) for o in OPTIONS}
-
-    def replace(self, **changes: Any) -> "RecorderOptions":
-        return RecorderOptions(**(self.as_dict() | changes))
 
     def mitmproxy(self) -> dict[str, Any]:
         """The values as the addon's mitmproxy options (``mcpsniff_<name>``)."""
