@@ -20,7 +20,7 @@ PKG = Path(__file__).resolve().parents[1] / "mcpsniff"
 # the pipeline, bottom first; a stage may import the stages listed before it
 LAYERS = ["base", "record", "capture", "load", "model", "checks", "documents", "render", "cli"]
 STAGE_OF_TOP_MODULE = {
-    "__init__": "base", "mcp": "base", "errors": "base", "schema": "record", "asgi": "capture", "__main__": "entry",
+    "__init__": "base", "mcp": "base", "errors": "base", "units": "base", "options": "capture", "schema": "record", "asgi": "capture", "__main__": "entry",
 }
 # render gets documents only: of the stages below it, it may import the base facts alone
 RENDER_MAY_IMPORT = {"base", "render"}

@@ -4,9 +4,11 @@
     app = MCPSniffMiddleware(mcp.streamable_http_app(), output="captures/server.jsonl")
 
 The middleware writes the records ``mcpsniff capture`` writes for the same
-traffic (schema v1, docs/schema.md), assembled by the same code -- the
-capture's :func:`~.convert.exchange_from_parts`, :class:`~.convert.SseCollector`,
-redaction and MCP detection -- without a proxy hop, a tunnel or a certificate.
+traffic (schema v1, docs/schema.md), made by the same recorder
+(:class:`~.recorder.Recorder`: options, meta line, SSE tap, MCP detection,
+conversion, redaction, the writer and its failure policy) -- without a proxy
+hop, a tunnel or a certificate.  This module is the adapter: it sees the
+ASGI messages pass and hands each finished exchange to the recorder.
 User guide: docs/record-in-process.md.
 
 Never in the way:
@@ -16,7 +18,7 @@ Never in the way:
   (the body limit, and what parsing a JSON-RPC body needs);
 - SSE events are parsed as they pass, each with the time it was sent;
 - records are built and written on a writer thread behind a bounded queue
-  (:class:`~.writer.BackgroundWriter`): a full queue or a failed write loses
+  (:class:`~.writer.RecordWriter`): a full queue or a failed write loses
   records (counted and logged at ERROR), never a request;
 - an error in the recording code itself is caught and logged: that exchange
   is recorded only as far as is safe (method, redacted URL, status and why,
@@ -31,38 +33,29 @@ from __future__ import annotations
 
 import atexit
 import importlib.metadata
-import itertools
+import inspect
 import logging
 import os
-import platform
 import sys
 import time
-import uuid
 from collections import deque
-from functools import partial
 from http import HTTPStatus
-from typing import Any, Awaitable, Callable, Iterable, Iterator, MutableMapping
+from typing import Any, Awaitable, Callable, Iterable, MutableMapping
 from urllib.parse import quote
 
-from .. import __version__, schema
+from .. import schema
 from ..mcp import EVENT_STREAM, media_type
-from ..errors import CaptureError
 from .convert import (
     CAPTURE_STOPPED,
     CLIENT_DISCONNECTED,
-    DEFAULT_BODY_LIMIT,
     PARSE_CAP,
+    ExchangeParts,
     ResponseParts,
-    SseCollector,
     _addr,
     decode_header_pairs,
-    exchange_from_parts,
-    fallback_from_parts,
 )
 from .decode import content_encoding
-from .detect import McpEndpoints, is_mcp_parts
-from .redact import Redactor, parse_extra, parse_patterns
-from .writer import BackgroundWriter
+from .recorder import BY_NAME, ExchangeSource, OptionError, Recorder, RecorderOptions, SseTap, check_output
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -74,12 +67,9 @@ log = logging.getLogger("mcpsniff.asgi")
 
 #: the meta line's ``recorder``: this record was made in-process, by this middleware
 RECORDER = "asgi"
-DEFAULT_QUEUE = 10_000
 #: the rest of a request body the app answered without reading is read before the response
 #: goes out (the proxy has the whole body too) when at most this many bytes are still to come
 DRAIN_MAX = 64 << 10
-#: a POST's SSE response is parsed on the writer thread up to this many bytes, as it passes after that
-DEFER_MAX = 256 << 10
 #: ASGI servers whose version the meta line names when they are loaded
 SERVERS = ("uvicorn", "hypercorn", "granian", "daphne", "gunicorn")
 CANCELLED = "request cancelled by the server"
@@ -216,68 +206,14 @@ class _BodyCopy:
         return b"".join(self.chunks)
 
 
-class _SseTap:
-    """The SSE body of one response, for an :class:`~.convert.SseCollector`.
-
-    A response to a POST (short: the events of one request) keeps its chunks with their send
-    times and the writer thread parses them, so the event loop does no more than append; past
-    ``DEFER_MAX`` bytes, and always for a GET stream (long-lived; a legacy server's ``endpoint``
-    event must be learnt while it is open), the chunks are parsed as they pass.  Either way the
-    collector sees the same chunks with the same times, so the events are the same."""
-
-    __slots__ = ("encoding", "limit", "redactor", "_collector", "pending", "pending_size", "deferred")
-
-    def __init__(self, encoding: str | None, limit: int, redactor: Redactor, deferred: bool) -> None:
-        self.encoding = encoding
-        self.limit = limit
-        self.redactor = redactor
-        self._collector: SseCollector | None = None  # made when first needed
-        self.pending: list[tuple[bytes, float]] = []
-        self.pending_size = 0
-        self.deferred = deferred
-
-    @property
-    def collector(self) -> SseCollector:
-        if self._collector is None:
-            self._collector = SseCollector(self.encoding, limit=self.limit, redactor=self.redactor)
-        return self._collector
-
-    @property
-    def endpoints(self) -> list[str]:
-        """Data of the `endpoint` events parsed so far."""
-        return self._collector.endpoints if self._collector is not None else []
-
-    def feed(self, chunk: bytes, t: float) -> None:
-        if self.deferred and self.pending_size + len(chunk) <= DEFER_MAX:
-            self.pending.append((bytes(chunk), t))
-            self.pending_size += len(chunk)
-            return
-        self.deferred = False
-        self._catch_up()
-        self.collector.feed(chunk, t)
-
-    def finish(self, t: float) -> SseCollector:
-        """The collector with every event (writer thread, once the exchange is over)."""
-        self._catch_up()
-        self.collector.finish(t)
-        return self.collector
-
-    def _catch_up(self) -> None:
-        if self.pending:
-            collector = self.collector
-            for chunk, t in self.pending:
-                collector.feed(chunk, t)
-            self.pending.clear()
-
-
-class _Exchange:
+class _Exchange(ExchangeSource):
     """What the middleware saw of one HTTP exchange.  Mutated on the event loop until
-    :attr:`done`; read by the writer thread after that."""
+    :attr:`done`; read by the writer thread after that (:meth:`parts`)."""
 
     __slots__ = (
         "id", "scope", "t_req", "declared", "expect", "req", "status", "raw_resp_headers",
         "t_resp", "t_end", "resp", "sse", "resp_unknown", "trailers", "error", "disconnected", "done",
-        "pending", "receiving", "endpoints_seen", "broken",
+        "pending", "receiving", "broken",
     )
 
     def __init__(self, id: str, scope: Scope, t_req: float, limit: int) -> None:
@@ -296,7 +232,7 @@ class _Exchange:
         self.t_resp: float | None = None
         self.t_end: float | None = None
         self.resp: _BodyCopy | None = None
-        self.sse: _SseTap | None = None
+        self.sse: SseTap | None = None
         self.resp_unknown = False  # sent by pathsend / zerocopysend: the bytes did not pass here
         self.trailers = False
         self.error: str | None = None
@@ -304,7 +240,6 @@ class _Exchange:
         self.done = False
         self.pending: deque[Message] = deque()  # drained request messages the app has not read yet
         self.receiving = 0  # receive() calls of the app in progress
-        self.endpoints_seen = 0
         self.broken: str | None = None  # a recording error on the event loop: only what is safe is recorded
 
     # -- events (event loop) -----------------------------------------------------------------
@@ -326,7 +261,7 @@ class _Exchange:
             return False
         return self.declared is not None and 0 < self.declared - self.req.size <= DRAIN_MAX
 
-    def started(self, msg: Message, t: float, limit: int, redactor: Redactor) -> None:
+    def started(self, msg: Message, t: float, recorder: Recorder) -> None:
         self.status = int(msg["status"])
         self.raw_resp_headers = list(msg.get("headers") or ())
         self.t_resp = t
@@ -336,9 +271,10 @@ class _Exchange:
         if media_type(ctype) == EVENT_STREAM:
             enc = found.get(b"content-encoding")
             encoding = content_encoding([("content-encoding", enc.decode("latin-1"))]) if enc else None
-            self.sse = _SseTap(encoding, limit, redactor, deferred=self.scope.get("method") != "GET")
+            # a POST's events (one request's) are parsed on the writer thread; a GET stream as it passes
+            self.sse = recorder.tap(encoding, self.url, deferred=self.scope.get("method") != "GET")
         else:
-            self.resp = _BodyCopy(_json_hint(found), limit)
+            self.resp = _BodyCopy(_json_hint(found), recorder.options.body_limit)
 
     def sent(self, msg: Message, t: float) -> bool:
         """Note a message the app sent (after the server took it); True when it ended the response."""
@@ -380,6 +316,54 @@ class _Exchange:
         if self.t_end is None:
             self.t_end = t
 
+    # -- for the recorder (writer thread) ----------------------------------------------------------
+    def url(self) -> str:
+        return request_url(self.scope, decode_header_pairs(self.scope.get("headers") or ()))
+
+    def parts(self) -> ExchangeParts:
+        scope = self.scope
+        req_headers = decode_header_pairs(scope.get("headers") or ())
+        version = http_version(scope)
+        resp = None
+        if self.status is not None:
+            resp = ResponseParts(
+                self.status, decode_header_pairs(self.raw_resp_headers),
+                self.resp.raw() if (self.resp is not None and not self.resp_unknown) else None,
+                reason=reason_phrase(self.status, version), http_version=version, t_start=self.t_resp, t_end=self.t_end,
+            )
+        client = _addr(scope.get("client"))
+        return ExchangeParts(
+            self.id,
+            t_req=self.t_req,
+            method=str(scope.get("method") or "GET"),
+            url=request_url(scope, req_headers),
+            http_version=version,
+            req_headers=req_headers,
+            req_raw=self.req.raw(),
+            resp=resp,
+            t_end=self.t_end,
+            client_addr=client,
+            client_conn=client,  # ASGI has no connection id; one TCP connection is one client address
+            server_addr=_addr(scope.get("server")),
+            error=self.error,
+            # an unterminated last event too
+            sse=self.sse.finish(self.t_end or time.time()) if self.sse is not None else None,
+        )
+
+    def summary(self) -> dict[str, Any]:
+        try:
+            url = self.url()
+        except Exception:  # noqa: BLE001
+            url = "?"
+        return dict(id=self.id, t_req=self.t_req, method=str(self.scope.get("method") or "GET"), url=url,
+                    status=self.status, error=self.error)
+
+    def adjust(self, rec: dict[str, Any]) -> None:
+        """Bodies that did not pass here whole: their size is what is known of them."""
+        _adjust_body(rec["req"]["body"], self.req, rec["req"]["headers"], self.declared)
+        if rec["resp"] is not None and self.sse is None and not self.resp_unknown:
+            _adjust_body(rec["resp"]["body"], self.resp, rec["resp"]["headers"])
+
 
 def _app_error(e: BaseException, ex: _Exchange, stopping: bool) -> str:
     """What an exception out of the app (or the server's send) means for the record."""
@@ -413,67 +397,42 @@ class MCPSniffMiddleware:
     ``MCPSniffMiddleware(app, output="captures/x.jsonl")`` or, with Starlette / FastAPI,
     ``app.add_middleware(MCPSniffMiddleware, output="captures/x.jsonl")``.
 
-    Options mirror ``mcpsniff capture``'s: ``redact`` (default on), ``redact_extra`` names and
-    ``redact_patterns`` (regular expressions for URL path segments and text, ``--redact-pattern``),
-    ``body_limit`` bytes per body, ``record_all`` (every exchange, not only MCP ones),
-    ``rotate_mb`` (a new file past N MiB, 0: never).  ``per_process`` (default on) makes each
-    worker process write its own file, ``x.pid<PID>.jsonl``; off, ``output`` is used as given
-    (only for a single process).  ``queue_size`` bounds the records waiting for the writer thread.
+    Its keyword arguments are the recorder's options (:data:`~.recorder.OPTIONS`, the same as
+    ``mcpsniff capture``'s flags): ``redact`` (default on), ``redact_extra`` names and
+    ``redact_patterns`` (regular expressions for URL path segments and text), ``body_limit``
+    (bytes, or text such as ``"64k"``), ``record_all`` (every exchange, not only MCP ones),
+    ``rotate_mb`` (a new file past N MiB, 0: never); and two of its own: ``per_process``
+    (default on) makes each worker process write its own file, ``x.pid<PID>.jsonl``; off,
+    ``output`` is used as given (only for a single process).  ``queue_size`` bounds the records
+    waiting for the writer thread.
 
     Invalid options or an output directory that cannot be written raise
     :class:`~mcpsniff.errors.CaptureError` here, before any request.
     """
 
-    def __init__(
-        self,
-        app: ASGIApp,
-        output: str | os.PathLike[str],
-        *,
-        redact: bool = True,
-        redact_extra: str | Iterable[str] = (),
-        redact_patterns: str | Iterable[str] = (),
-        body_limit: int = DEFAULT_BODY_LIMIT,
-        record_all: bool = False,
-        rotate_mb: int = 0,
-        per_process: bool = True,
-        queue_size: int = DEFAULT_QUEUE,
-    ) -> None:
-        if body_limit < 0:
-            raise CaptureError(f"body_limit must be 0 or more bytes, not {body_limit}")
-        if rotate_mb < 0:
-            raise CaptureError(f"rotate_mb must be 0 (never) or more, not {rotate_mb}")
-        if queue_size < 1:
-            raise CaptureError(f"queue_size must be 1 or more, not {queue_size}")
-        try:
-            extra = parse_extra(redact_extra)
-        except ValueError as e:
-            raise CaptureError(f"redact_extra: {e}") from None
-        try:
-            patterns = parse_patterns(redact_patterns)
-        except ValueError as e:
-            raise CaptureError(f"redact_patterns: {e}") from None
+    def __init__(self, app: ASGIApp, output: str | os.PathLike[str], **options: Any) -> None:
+        if "output" in options:
+            raise TypeError("output is given twice")
+        self.options = RecorderOptions(output=output, **options)
+        if not self.options.output:
+            raise OptionError("output", "a file name is needed")
         self.app = app
-        self.output = os.path.expanduser(os.fspath(output))
-        self.redactor = Redactor(enabled=redact, extra=extra, patterns=patterns)
-        self.body_limit = body_limit
-        self.record_all = record_all
-        self.rotate_bytes = rotate_mb * 1024 * 1024
-        self.per_process = per_process
-        self.queue_size = queue_size
-        _check_output(self.output)
-        # per process (a forked worker starts these afresh, see _writer_here)
-        self.endpoints = McpEndpoints()  # used on the writer thread only
-        self.capture_id = ""
-        self.skipped = 0  # exchanges that were not MCP (with record_all off)
-        self.internal_errors = 0  # errors in this module (their exchanges recorded only in part, or not at all)
-        self._writer: BackgroundWriter | None = None
+        self.output: str = self.options.output
+        self.per_process = self.options.per_process
+        check_output(self.output)
+        self._recorder: Recorder | None = None  # this process's (a forked worker starts its own)
         self._pid: int | None = None
-        self._ids: Iterator[int] = itertools.count()
         self._open: set[_Exchange] = set()
-        self._started = 0.0
         self._stopping = False
         self._server: str | None = None
         self._server_asked = False
+
+    __init__.__signature__ = inspect.Signature(  # type: ignore[attr-defined]  # help() and editors show the options
+        [inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD),
+         inspect.Parameter("app", inspect.Parameter.POSITIONAL_OR_KEYWORD),
+         inspect.Parameter("output", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
+        + [inspect.Parameter(o.name, inspect.Parameter.KEYWORD_ONLY, default=o.default)
+           for o in BY_NAME.values() if o.name != "output"])
 
     # -- ASGI ------------------------------------------------------------------------------------
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -518,7 +477,7 @@ class MCPSniffMiddleware:
                 try:
                     if ex.should_drain():
                         await self._drain(ex, receive)
-                    ex.started(message, t, self.body_limit, self.redactor)
+                    ex.started(message, t, self._recorder_here())
                 except Exception as e:  # noqa: BLE001
                     self._broken(ex, e)
             try:
@@ -528,7 +487,7 @@ class MCPSniffMiddleware:
                 raise
             if not start and not ex.done:
                 try:
-                    ended = self._sent(ex, message, t)
+                    ended = ex.sent(message, t)  # (an SSE tap learns `endpoint` events as they pass)
                 except Exception as e:  # noqa: BLE001
                     self._broken(ex, e)
                     ended = False
@@ -561,16 +520,6 @@ class MCPSniffMiddleware:
         except Exception as e:  # noqa: BLE001 - the server's receive failing is the app's business
             log.debug(f"mcpsniff: could not read the rest of a request body: {e!r}")
 
-    def _sent(self, ex: _Exchange, message: Message, t: float) -> bool:
-        ended = ex.sent(message, t)
-        tap = ex.sse
-        if tap is not None and len(tap.endpoints) > ex.endpoints_seen:  # legacy `endpoint` event: learn it now
-            new = tap.endpoints[ex.endpoints_seen:]
-            ex.endpoints_seen = len(new) + ex.endpoints_seen
-            url = request_url(ex.scope, decode_header_pairs(ex.scope.get("headers") or ()))
-            self._writer_here().submit(partial(self._learn, url, new))
-        return ended
-
     async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
         async def receive_tap() -> Message:
             msg = await receive()
@@ -579,7 +528,7 @@ class MCPSniffMiddleware:
                 self._stopping = False
                 if not self._server_asked:
                     self._server, self._server_asked = server_software(send), True
-                self._safely(None, self._writer_here)  # the file (and its meta line) exists from startup
+                self._safely(None, self._recorder_here)  # the file (and its meta line) exists from startup
             elif kind == "lifespan.shutdown":
                 self._stopping = True
             return msg
@@ -594,13 +543,13 @@ class MCPSniffMiddleware:
     # -- recording -------------------------------------------------------------------------------
     def _begin(self, scope: Scope) -> _Exchange:
         t = time.time()
-        self._writer_here()
-        ex = _Exchange(f"{self.capture_id}-{next(self._ids)}", scope, t, self.body_limit)
+        rec = self._recorder_here()
+        ex = _Exchange(rec.next_id(), scope, t, rec.options.body_limit)
         self._open.add(ex)
         return ex
 
     def _finish(self, ex: _Exchange) -> None:
-        """The exchange is over: hand it to the writer thread (never raises, never blocks)."""
+        """The exchange is over: hand it to the recorder (never raises, never blocks)."""
         if ex.done:
             return
         ex.done = True
@@ -610,105 +559,13 @@ class MCPSniffMiddleware:
         if ex.t_end is None:
             ex.t_end = time.time()
         try:
-            self._writer_here().submit(partial(self._record, ex))
+            self._recorder_here().record(ex)
         except Exception as e:  # noqa: BLE001
             self._internal_error(e)
 
-    def _record(self, ex: _Exchange) -> dict[str, Any] | None:
-        """The exchange's record, or None when it is not recorded (writer thread)."""
-        if ex.broken is not None:
-            return self._fallback(ex, ex.broken)
-        try:
-            return self._full_record(ex)
-        except Exception as e:  # noqa: BLE001 - not lost silently: what can safely be said of it (as the proxy does)
-            log.warning(f"mcpsniff: could not convert exchange {ex.id} ({ex.scope.get('method')}): {e!r}")
-            return self._fallback(ex, f"{type(e).__name__}: {e}")
-
-    def _full_record(self, ex: _Exchange) -> dict[str, Any] | None:
-        scope = ex.scope
-        method = str(scope.get("method") or "GET")
-        req_headers = decode_header_pairs(scope.get("headers") or ())
-        url = request_url(scope, req_headers)
-        version = http_version(scope)
-        req_raw = ex.req.raw()
-        sse = ex.sse.finish(ex.t_end or time.time()) if ex.sse is not None else None  # an unterminated last event too
-        resp = None
-        resp_raw = None
-        resp_headers = None
-        if ex.status is not None:
-            resp_headers = decode_header_pairs(ex.raw_resp_headers)
-            resp_raw = ex.resp.raw() if (ex.resp is not None and not ex.resp_unknown) else None
-            resp = ResponseParts(
-                ex.status, resp_headers, resp_raw, reason=reason_phrase(ex.status, version),
-                http_version=version, t_start=ex.t_resp, t_end=ex.t_end,
-            )
-        try:
-            known = self.endpoints.known
-            mcp = sse is not None or is_mcp_parts(method, url, req_headers, req_raw, resp_headers, resp_raw, known)
-            if mcp:
-                self.endpoints.learn_parts(url, ex.status, resp_headers or [], sse.endpoints if sse is not None else ())
-        except Exception as e:  # noqa: BLE001 - an exchange that breaks detection is recorded anyway (as the proxy does)
-            log.warning(f"mcpsniff: could not classify exchange {ex.id} ({method}): {e!r}")
-            mcp = True
-        if not (mcp or self.record_all):
-            self.skipped += 1
-            return None
-        client = _addr(scope.get("client"))
-        rec = exchange_from_parts(
-            ex.id,
-            t_req=ex.t_req,
-            method=method,
-            url=url,
-            http_version=version,
-            req_headers=req_headers,
-            req_raw=req_raw,
-            resp=resp,
-            t_end=ex.t_end,
-            client_addr=client,
-            client_conn=client,  # ASGI has no connection id; one TCP connection is one client address
-            server_addr=_addr(scope.get("server")),
-            error=ex.error,
-            redactor=self.redactor,
-            body_limit=self.body_limit,
-            sse=sse,
-        )
-        _adjust_body(rec["req"]["body"], ex.req, req_headers, ex.declared)
-        if resp_headers is not None and sse is None and not ex.resp_unknown:
-            _adjust_body(rec["resp"]["body"], ex.resp, resp_headers)
-        return rec
-
-    def _fallback(self, ex: _Exchange, error: str) -> dict[str, Any] | None:
-        """The record of an exchange whose recording failed (on the event loop, or converting it):
-        what can safely be said of it (method, redacted URL without query, status, why), as the
-        proxy writes for a flow it cannot convert -- not lost silently (writer thread)."""
-        scope = ex.scope
-        method = str(scope.get("method") or "GET")
-        try:
-            req_headers = decode_header_pairs(scope.get("headers") or ())
-            url = request_url(scope, req_headers)
-        except Exception:  # noqa: BLE001
-            req_headers, url = [], "?"
-        if not self.record_all:
-            try:
-                resp_headers = decode_header_pairs(ex.raw_resp_headers) if ex.status is not None else None
-                mcp = ex.sse is not None or is_mcp_parts(
-                    method, url, req_headers, ex.req.raw(), resp_headers, None, self.endpoints.known)
-            except Exception:  # noqa: BLE001 - recorded anyway
-                mcp = True
-            if not mcp:
-                self.skipped += 1
-                return None
-        return fallback_from_parts(
-            ex.id, t_req=ex.t_req, method=method, url=url, status=ex.status, error=ex.error, redactor=self.redactor,
-            why=f"mcpsniff could not record this exchange fully: {error}",
-        )
-
-    def _learn(self, url: str, endpoint_events: list[str]) -> None:
-        self.endpoints.learn_urls(url, endpoint_events)  # writer thread: nothing to write
-
     def _safely(self, ex: _Exchange | None, fn: Callable[..., Any], *args: Any) -> Any:
         """Run a piece of recording code on the event loop; a bug in it is logged and leaves only
-        what is safe to say of the exchange recorded (:meth:`_fallback`); the request goes on."""
+        what is safe to say of the exchange recorded (:attr:`_Exchange.broken`); the request goes on."""
         try:
             return fn(*args)
         except Exception as e:  # noqa: BLE001
@@ -721,63 +578,51 @@ class MCPSniffMiddleware:
         self._internal_error(e, partly=ex is not None)
 
     def _internal_error(self, e: Exception, partly: bool = False) -> None:
-        self.internal_errors += 1
-        what = "recorded only in part" if partly else "not recorded"
-        log.error(f"mcpsniff: recording error, the exchange is {what} ({self.internal_errors} so far): {e!r}",
-                  exc_info=self.internal_errors == 1)
+        rec = self._recorder if self._recorder is not None and self._pid == _pid else None
+        if rec is None:  # no recorder to count it: said all the same
+            log.error(f"mcpsniff: recording error, the exchange is not recorded: {e!r}", exc_info=True)
+        else:
+            rec.internal_error(e, partly)
 
     # -- the file ----------------------------------------------------------------------------------
-    def _writer_here(self) -> BackgroundWriter:
-        """This process's writer, started on first use (at lifespan startup or the first request),
-        and started afresh in a forked worker or after :meth:`close`."""
+    def _recorder_here(self) -> Recorder:
+        """This process's recorder, its writer started on first use (at lifespan startup or the
+        first request), and started afresh in a forked worker or after :meth:`close`."""
         pid = _pid
-        w = self._writer
-        if w is not None and self._pid == pid and not w.closed:
-            return w
-        if self._pid != pid:  # a new process: nothing of the parent's capture carries over
-            self.endpoints = McpEndpoints()
+        rec = self._recorder
+        if rec is not None and self._pid == pid and rec.writer is not None and not rec.writer.closed:
+            return rec
+        if rec is None or self._pid != pid:  # a new process: nothing of the parent's capture carries over
+            rec = self._recorder = Recorder(self.options, name=RECORDER, context=self._context, threaded=True, log=log)
             self._open = set()
-            self.skipped = self.internal_errors = 0
-        self.capture_id = uuid.uuid4().hex[:12]
-        self._ids = itertools.count()
-        self._started = time.time()
-        self._pid = pid
-        path = process_path(self.output, pid) if self.per_process else self.output
-        self._writer = BackgroundWriter(path, self._meta, self.rotate_bytes, max_queue=self.queue_size,
-                                        sole_writer=self.per_process, log=log, name="mcpsniff-asgi-writer")
+            self._pid = pid
+        rec.start(process_path(self.output, pid) if self.per_process else self.output, sole_writer=self.per_process,
+                  thread_name="mcpsniff-asgi-writer")
         # at exit, record the exchanges still open as "capture stopped"; registered after the writer's
         # own handler, so it runs first (atexit runs last-in first-out)
         atexit.register(self.close)
-        return self._writer
+        return rec
 
-    def _meta(self, part: int) -> dict[str, Any]:
-        return schema.make_meta(
-            tool="mcpsniff",
-            recorder=RECORDER,
-            mcpsniff=__version__,
-            python=platform.python_version(),
-            server=self._server,
-            capture=self.capture_id,
-            part=part,
-            pid=os.getpid(),
-            started=self._started,
-            redaction=self.redactor.settings(),
-            body_limit=self.body_limit,
-            record_all=self.record_all,
-            queue_size=self.queue_size,
-        )
+    @property
+    def recorder(self) -> Recorder:
+        """This process's :class:`~.recorder.Recorder` (its writer started, if it was not)."""
+        return self._recorder_here()
+
+    def _context(self) -> dict[str, Any]:
+        return dict(server=self._server, pid=os.getpid(), queue_size=self.options.queue_size)
 
     def flush(self, timeout: float = 5.0) -> bool:
         """Wait until every exchange finished so far is written (True), at most ``timeout`` s."""
-        w = self._writer
+        w = self._recorder.writer if self._recorder is not None else None
         return w is not None and self._pid == os.getpid() and w.flush(timeout)
 
     def close(self, timeout: float = 5.0) -> None:
         """Record the exchanges still open with ``error: "capture stopped"`` and write everything
         queued.  Runs at lifespan shutdown and at interpreter exit; a later request starts a new
         writer (appending to the same file, after a new meta line)."""
-        w = self._writer
-        if w is None or self._pid != os.getpid() or w.closed:
+        rec = self._recorder
+        w = rec.writer if rec is not None else None
+        if rec is None or w is None or self._pid != os.getpid() or w.closed:
             return
         try:
             atexit.unregister(self.close)
@@ -787,7 +632,7 @@ class MCPSniffMiddleware:
         for ex in list(self._open):
             ex.fail(CAPTURE_STOPPED, now)
             self._finish(ex)
-        w.close(timeout)
+        rec.stop(timeout)
 
     @property
     def path(self) -> str:
@@ -797,34 +642,17 @@ class MCPSniffMiddleware:
     @property
     def paths(self) -> list[str]:
         """The files this process has written so far, first part first."""
-        return self._writer.paths if self._writer is not None else []
+        w = self._recorder.writer if self._recorder is not None else None
+        return w.paths if w is not None else []
 
     @property
     def stats(self) -> dict[str, int]:
         """Counts for this process: ``written`` exchanges, ``dropped`` (queue full), ``failed``
         (write errors), ``not_converted``, ``skipped`` (not MCP), ``internal_errors``."""
-        w = self._writer
-        return {
-            "written": w.written if w else 0,
-            "dropped": w.dropped if w else 0,
-            "failed": w.failed if w else 0,
-            "not_converted": w.errors if w else 0,
-            "skipped": self.skipped,
-            "internal_errors": self.internal_errors,
-        }
-
-
-def _check_output(output: str) -> None:
-    """Fail at startup, not at the first request, when the capture file cannot be made."""
-    parent = os.path.dirname(os.path.abspath(output)) or "."
-    try:
-        os.makedirs(parent, exist_ok=True)
-    except OSError as e:
-        raise CaptureError(f"cannot write the capture file {output}: {e.strerror or e}") from None
-    if os.path.isdir(output):
-        raise CaptureError(f"cannot write the capture file {output}: it is a directory")
-    if not os.access(parent, os.W_OK):
-        raise CaptureError(f"cannot write the capture file {output}: {parent} is not writable")
+        rec = self._recorder
+        if rec is None or self._pid != os.getpid():
+            return dict.fromkeys(("written", "dropped", "failed", "not_converted", "skipped", "internal_errors"), 0)
+        return rec.stats
 
 
 __all__ = ["MCPSniffMiddleware", "process_path", "request_url"]

@@ -28,7 +28,7 @@ from .decode import StreamDecoder, content_encoding, decode_content
 from .redact import Redactor
 from .sse import SseEvent, SseParser
 
-DEFAULT_BODY_LIMIT = 1 << 20  # 1 MiB
+from ..options import DEFAULT_BODY_LIMIT
 #: ``error`` of an exchange still open when the recording stopped (its events so far are kept)
 CAPTURE_STOPPED = "capture stopped"
 #: ``error`` of an exchange whose client went away before the response was complete (mitmproxy's words)
@@ -135,7 +135,7 @@ def _why_not_json(data: bytes) -> str:
     return "not valid JSON"
 
 
-def storable(obj: Any, text_len: int | None = None) -> bool:
+def keeps_as_json(obj: Any, text_len: int | None = None) -> bool:
     """Whether a value can be written as one JSON line (orjson: nesting up to 254 levels).
 
     ``text_len``: the length of the JSON text ``obj`` was parsed from (redaction only replaces
@@ -150,7 +150,7 @@ def storable(obj: Any, text_len: int | None = None) -> bool:
     return True
 
 
-#: a JSON text this short nests at most SHALLOW / 2 levels: storable as it is (see :func:`storable`)
+#: a JSON text this short nests at most SHALLOW / 2 levels: kept as JSON as it is (see :func:`keeps_as_json`)
 SHALLOW = 256
 
 
@@ -196,16 +196,16 @@ def body_record(
                 msgs = red.json(msgs)
                 if size > limit:
                     env = [envelope(m) for m in msgs]
-                    if storable(env):
+                    if keeps_as_json(env):
                         return schema.make_body(size, truncated=True, encoding=enc, rpc=env, batch=batch)
-                elif storable(msgs, size + 2):  # in a list: one level more
+                elif keeps_as_json(msgs, size + 2):  # in a list: one level more
                     return schema.make_body(size, encoding=enc, rpc=msgs, batch=batch)
                 reason = "JSON nested too deeply to keep as JSON"
             else:
                 redacted = red.json(obj)
                 if redacted == obj:
                     return _text_body(red.text(as_text(data[: limit + 4096])), size, enc, limit)
-                if storable(redacted):
+                if keeps_as_json(redacted):
                     return _text_body(orjson.dumps(redacted).decode(), size, enc, limit)
                 reason = "JSON nested too deeply to keep as JSON"
     head = data[: limit + 4096] if size > limit else data
@@ -298,13 +298,13 @@ class SseCollector:
             obj = _loads(data) if not ev.cut else _NOT_JSON
             if obj is not _NOT_JSON:
                 redacted = red.json(obj)
-                if self.kept + len(data) > self.limit or not storable(redacted, len(data)):
+                if self.kept + len(data) > self.limit or not keeps_as_json(redacted, len(data)):
                     msgs, _ = rpc_messages(redacted)
                     env: Any = None
                     if msgs is not None:
                         env = [envelope(m) for m in msgs]
                         env = env if isinstance(redacted, list) else env[0]
-                    data = orjson.dumps(env).decode() if env is not None and storable(env) else ""
+                    data = orjson.dumps(env).decode() if env is not None and keeps_as_json(env) else ""
                     cut = True
                 elif redacted is not obj:  # red.json copies only what it redacts
                     data = orjson.dumps(redacted).decode()
@@ -397,35 +397,38 @@ class ResponseParts:
     t_end: float | None = None  # response complete
 
 
+@dataclass
+class ExchangeParts:
+    """One exchange as plain values: what every recorder hands :func:`exchange_from_parts`."""
+
+    id: str
+    t_req: float
+    method: str
+    url: str
+    http_version: str
+    req_headers: list[tuple[str, str]]  # wire order, case and duplicates kept
+    req_raw: bytes | None  # the request body as sent (still content-encoded)
+    resp: ResponseParts | None = None  # None: no response
+    t_end: float | None = None  # the end of the exchange (the response's end, or when it failed)
+    client_addr: str | None = None
+    client_conn: str | None = None
+    server_addr: str | None = None
+    error: str | None = None
+    sse: SseCollector | None = None  # the collector of a streamed SSE response (its events replace the body)
+
+
 def exchange_from_parts(
-    id: str,
-    *,
-    t_req: float,
-    method: str,
-    url: str,
-    http_version: str,
-    req_headers: list[tuple[str, str]],
-    req_raw: bytes | None,
-    resp: ResponseParts | None = None,
-    t_end: float | None = None,
-    client_addr: str | None = None,
-    client_conn: str | None = None,
-    server_addr: str | None = None,
-    error: str | None = None,
-    redactor: Redactor | None = None,
-    body_limit: int = DEFAULT_BODY_LIMIT,
-    sse: SseCollector | None = None,
+    parts: ExchangeParts, *, redactor: Redactor | None = None, body_limit: int = DEFAULT_BODY_LIMIT
 ) -> dict[str, Any]:
     """The exchange record of one request and its response, from plain values.
 
     The one place a record is assembled (bodies decoded and parsed, secrets
     redacted, SSE events attached), whichever recorder saw the traffic.
-    ``sse`` is the collector of a streamed SSE response (its events and sizes
-    replace the body, which the recorder did not keep); ``t_end`` is the end
-    of the exchange (the response's end, or when it failed).
     """
+    sse, resp = parts.sse, parts.resp
+    req_headers = parts.req_headers
     red = redactor or Redactor(enabled=False)
-    req_body = body_record(req_raw, req_headers, limit=body_limit, redactor=red)
+    req_body = body_record(parts.req_raw, req_headers, limit=body_limit, redactor=red)
     resp_rec = None
     if resp is not None:
         events = None
@@ -449,20 +452,20 @@ def exchange_from_parts(
             sse=events,
         )
     return schema.make_exchange(
-        id,
-        t_req=t_req,
-        method=method,
-        url=red.url(url),
+        parts.id,
+        t_req=parts.t_req,
+        method=parts.method,
+        url=red.url(parts.url),
         req_headers=red.headers(req_headers),
         req_body=req_body,
-        http_version=http_version,
+        http_version=parts.http_version,
         t_resp=resp.t_start if resp is not None else None,
-        t_end=t_end,
-        client_addr=client_addr,
-        client_conn=client_conn,
-        server_addr=server_addr,
+        t_end=parts.t_end,
+        client_addr=parts.client_addr,
+        client_conn=parts.client_conn,
+        server_addr=parts.server_addr,
         resp=resp_rec,
-        error=error,
+        error=parts.error,
     )
 
 
@@ -475,12 +478,15 @@ def exchange_record(
     error: str | None = None,
     now: float | None = None,
 ) -> dict[str, Any]:
-    """The exchange record of an HTTPFlow.
+    """The exchange record of an HTTPFlow (:func:`flow_parts`, :func:`exchange_from_parts`)."""
+    return exchange_from_parts(flow_parts(flow, sse=sse, error=error, now=now), redactor=redactor, body_limit=body_limit)
 
-    ``sse`` is the collector of a streamed SSE response (its events and sizes
-    replace the body, which mitmproxy no longer holds).  ``error`` overrides
-    ``flow.error`` (e.g. "capture stopped").
-    """
+
+def flow_parts(flow: Any, *, sse: SseCollector | None = None, error: str | None = None,
+               now: float | None = None) -> ExchangeParts:
+    """An HTTPFlow as plain values.  ``sse`` is the collector of a streamed SSE response (mitmproxy
+    no longer holds its body); ``error`` overrides ``flow.error`` (e.g. "capture stopped"), and the
+    exchange then ends at ``now``."""
     req = flow.request
     resp = flow.response
     parts = None
@@ -503,7 +509,7 @@ def exchange_record(
         t_end = flow.error.timestamp if (flow.error is not None and error is None) else (now or time.time())
     cc = flow.client_conn
     sc = flow.server_conn
-    return exchange_from_parts(
+    return ExchangeParts(
         flow.id,
         t_req=req.timestamp_start,
         method=req.method,
@@ -517,8 +523,6 @@ def exchange_record(
         client_conn=getattr(cc, "id", None) if cc else None,
         server_addr=_addr(getattr(sc, "address", None)) if sc else None,
         error=err,
-        redactor=redactor,
-        body_limit=body_limit,
         sse=sse,
     )
 
@@ -526,6 +530,11 @@ def exchange_record(
 def fallback_record(flow: Any, why: str, error: str | None = None, redactor: Redactor | None = None) -> dict[str, Any]:
     """What can safely be said of a flow whose full conversion failed (:func:`fallback_from_parts`).
     Never raises."""
+    return fallback_from_parts(**flow_summary(flow, error), why=why, redactor=redactor)
+
+
+def flow_summary(flow: Any, error: str | None = None) -> dict[str, Any]:
+    """What can always be read of a flow, for :func:`fallback_from_parts`.  Never raises."""
     req = flow.request
     try:
         url = str(req.url)
@@ -536,10 +545,8 @@ def fallback_record(flow: Any, why: str, error: str | None = None, redactor: Red
         status = int(resp.status_code) if resp is not None else None
     except Exception:  # noqa: BLE001
         status = None
-    return fallback_from_parts(
-        getattr(flow, "id", "?"), t_req=getattr(req, "timestamp_start", None), method=getattr(req, "method", "?"),
-        url=url, status=status, why=why, error=error, redactor=redactor,
-    )
+    return dict(id=getattr(flow, "id", "?"), t_req=getattr(req, "timestamp_start", None),
+                method=getattr(req, "method", "?"), url=url, status=status, error=error)
 
 
 def fallback_from_parts(

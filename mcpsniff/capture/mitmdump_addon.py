@@ -2,9 +2,8 @@
 
     mitmdump -s "$(mcpsniff addon-path)" --set mcpsniff_output=capture.jsonl
 
-``mcpsniff addon-path`` prints where this file is installed.  Options: mcpsniff_output,
-mcpsniff_redact, mcpsniff_redact_extra, mcpsniff_body_limit, mcpsniff_record_all,
-mcpsniff_rotate_mb (see docs/capture.md).
+``mcpsniff addon-path`` prints where this file is installed.  Options: the recorder's, as
+``mcpsniff_<name>`` (``mitmdump --options | grep mcpsniff_`` lists them; docs/capture.md).
 
 mitmproxy loads a script by its path, as a module of its own, so this file imports the
 addon by its absolute name.  The mitmdump must be one that can import mcpsniff: the one

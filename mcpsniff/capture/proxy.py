@@ -25,26 +25,26 @@ from typing import Any, Awaitable, Callable
 from urllib.parse import urlsplit
 
 from ..errors import CaptureError
-from .convert import DEFAULT_BODY_LIMIT
+from .recorder import RecorderOptions
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
 class CaptureConfig:
-    output: str
+    """A proxy capture: what to record (the recorder's options, :mod:`.recorder`) and how to proxy."""
+
+    recorder: RecorderOptions  # what to record, and where (``recorder.output``)
     upstream: str | None = None
     listen_host: str = "127.0.0.1"
     listen_port: int = 8080
-    redact: bool = True
-    redact_extra: list[str] = field(default_factory=list)
-    redact_patterns: list[str] = field(default_factory=list)
-    body_limit: int = DEFAULT_BODY_LIMIT
-    record_all: bool = False
-    rotate_mb: int = 0
     upstream_insecure: bool = False  # do not verify the upstream server's TLS certificate
     upstream_ca: str | None = None  # PEM file of the CA(s) to trust for the upstream server
     options: list[str] = field(default_factory=list)  # any mitmproxy option, "name=value" as mitmdump --set
+
+    @property
+    def output(self) -> str:
+        return self.recorder.output or ""
 
     def mode(self) -> str:
         return f"reverse:{normalize_upstream(self.upstream)}" if self.upstream else "regular"
@@ -165,15 +165,7 @@ class Capture:
                 master.options.update(**core)
                 if cfg.options:
                     master.options.set(*cfg.options)
-                master.options.update(
-                    mcpsniff_redact=cfg.redact,
-                    mcpsniff_redact_extra=",".join(cfg.redact_extra),
-                    mcpsniff_redact_patterns="\n".join(cfg.redact_patterns),
-                    mcpsniff_body_limit=cfg.body_limit,
-                    mcpsniff_record_all=cfg.record_all,
-                    mcpsniff_rotate_mb=cfg.rotate_mb,
-                    mcpsniff_output=cfg.output,
-                )
+                master.options.update(**cfg.recorder.mitmproxy())
             except exceptions.OptionsError as e:
                 raise CaptureError(str(e).splitlines()[0] if str(e) else "invalid options") from None
             self._master = master
@@ -189,9 +181,9 @@ class Capture:
                     log.debug(f"mcpsniff: stopping the proxy servers: {e!r}")
                 # connections still open are cancelled when the loop closes: not worth a message
                 asyncio.get_running_loop().set_exception_handler(_quiet_exception_handler)
-            if self.addon.failed:
-                n = self.addon.unrecorded
-                raise CaptureError(f"{self.addon.failed}; {n} exchange{'s' if n != 1 else ''} went unrecorded")
+            lost = self.addon.recorder.loss_report()
+            if lost:
+                raise CaptureError(lost)
             if not self._started:
                 msgs = collector.errors[startup_errors:]
                 raise CaptureError(_startup_message(cfg, msgs))
@@ -204,12 +196,13 @@ class Capture:
 
     def _forget_empty_file(self) -> None:
         """A capture that never started leaves no file behind (only if it created it and wrote just the meta line)."""
-        w = self.addon.writer or self.addon._last_writer
-        if w is None or not w.created or w.part or w.lines > 1 or self._started:
+        w = self.addon.recorder.writer
+        f = w.file if w is not None else None
+        if f is None or not f.created or f.part or f.lines > 1 or self._started:
             return
-        self.addon._close_writer()
+        self.addon.recorder.stop()
         try:
-            os.unlink(w.base)
+            os.unlink(f.base)
         except OSError:
             pass
 

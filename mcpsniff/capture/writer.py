@@ -149,7 +149,7 @@ class JsonlWriter:
             os.close(fd)
 
 
-# -- a writer thread for recorders inside a server ------------------------------------------------
+# -- the writer every recorder hands its records to ------------------------------------------------
 class _Alarm:
     """Logs a recurring failure loudly but boundedly: the first time at once, later at most every
     ``every`` seconds with the running count, so a full disk cannot flood the server's log."""
@@ -182,31 +182,42 @@ LINGER = 0.25
 MAX_BATCH = 1000
 
 
-class BackgroundWriter:
-    """A :class:`JsonlWriter` on its own thread behind a bounded queue.
+#: a serialised line and its record of traffic (None for a meta line)
+_Line = tuple[bytes, "dict[str, Any] | None"]
 
-    For recorders that live inside a server process (the ASGI middleware): the
-    server's event loop must never wait for the disk, and a recording problem
-    must never become the request's problem.  So:
 
-    - :meth:`submit` never blocks and never raises.  Items are record dicts or
-      zero-argument callables that build one (or return None: nothing to
-      write), so the conversion runs on this thread too.  A full queue drops
-      the item: it returns False and counts it in :attr:`dropped`;
-    - the file is opened on the thread; a line that cannot be written (disk
-      full, I/O error, the file cannot be opened) is counted in
-      :attr:`failed` and logged, and writing goes on with the next one.  When
-      ``sole_writer`` (no other process appends to the file) the bytes of a
-      partly written line are cut off again, so the file keeps whole lines;
-    - the thread wakes for a batch (it waits ``linger`` seconds for more after
-      the first item, less when :meth:`flush` or :meth:`close` is called or a
-      full batch is waiting) and appends the batch's whole lines with one
-      ``os.write`` (one per rotated part): a recorder shares the GIL with the server, and
-      every wake-up and every write costs the server's event loop a hand-over;
-    - every failure is logged at ERROR, the first one at once and then at most
-      every 10 s with the counts;
-    - :meth:`close` writes what is queued (bounded by a timeout) and, when
-      records were lost, a last meta line saying how many (``lost``).
+class RecordWriter:
+    """The one way records reach a capture file: a :class:`JsonlWriter` behind :meth:`submit`, with
+    one failure policy, for every recorder.
+
+    The policy: recording never breaks the traffic it records, and nothing is lost silently.
+
+    - :meth:`submit` never blocks and never raises.  Items are record dicts or zero-argument
+      callables that build one (or return None: nothing to write), so the conversion runs where the
+      writing runs.  An item refused (queue full, writer closed) is counted in :attr:`dropped`;
+    - a line that cannot be written (disk full, I/O error, the file cannot be opened) is counted in
+      :attr:`failed` and writing goes on with the next one (the file is opened again when needed).
+      When ``sole_writer`` (no other process appends to the file) the bytes of a partly written line
+      are cut off again, so the file keeps whole lines;
+    - an item whose conversion raised is counted in :attr:`errors`;
+    - every failure is logged at ERROR, the first one at once and then at most every 10 s with the
+      counts; :attr:`last_error` keeps the last write error for the recorder's final report;
+    - :meth:`close` writes what is queued and, when anything was lost, a last meta line saying how
+      much (``lost``).
+
+    Two ways to run, the same policy:
+
+    - ``threaded`` (a recorder inside a server process, the ASGI middleware): a thread behind a
+      bounded queue, so the server's event loop never waits for the disk.  The thread wakes for a
+      batch (it waits ``linger`` seconds for more after the first item, less when :meth:`flush` or
+      :meth:`close` is called or a full batch is waiting) and appends the batch's whole lines with
+      one ``os.write`` (one per rotated part): the recorder shares the GIL with the server, and every
+      wake-up and every write costs the server's event loop a hand-over;
+    - inline (the mitmproxy addon: mitmproxy's hooks are the place its addons work): each item is
+      written at once, one ``os.write`` per line; the file is opened when the writer is made, and an
+      OSError then is the caller's (a capture that cannot start).
+
+    ``listeners`` are called with each record of traffic once it is in the file.
     """
 
     def __init__(
@@ -215,18 +226,22 @@ class BackgroundWriter:
         meta: Callable[[int], dict[str, Any]],
         rotate_bytes: int = 0,
         *,
+        threaded: bool = True,
         max_queue: int = 10_000,
         sole_writer: bool = True,
         log: logging.Logger | None = None,
         name: str = "mcpsniff-writer",
         linger: float = LINGER,
+        listeners: list[Callable[[dict[str, Any]], None]] | None = None,
     ) -> None:
         self.base = path
         self.meta = meta
         self.rotate_bytes = rotate_bytes
         self.sole_writer = sole_writer
+        self.threaded = threaded
         self.linger = linger
         self.log = log or logging.getLogger(__name__)
+        self.listeners = listeners if listeners is not None else []
         self.written = 0  # lines written (meta lines excluded)
         self.dropped = 0  # items refused because the queue was full (or the writer closed)
         self.failed = 0  # records lost to a failed write / open
@@ -243,16 +258,26 @@ class BackgroundWriter:
         self._alarm_full = _Alarm(self.log)
         self._alarm_write = _Alarm(self.log)
         self._alarm_item = _Alarm(self.log)
+        self._thread: threading.Thread | None = None
+        if not threaded:
+            self._file = JsonlWriter(self.base, self.meta, self.rotate_bytes, sole_writer=self.sole_writer)
+            return
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
         atexit.register(self.close)
 
-    # -- the event loop's side -------------------------------------------------------------------
+    # -- the recorder's side -----------------------------------------------------------------------
     def submit(self, item: dict[str, Any] | Callable[[], dict[str, Any] | None]) -> bool:
-        """Queue a record (or a callable making one); False when it was dropped."""
+        """Queue (threaded) or write (inline) a record, or a callable making one; False when it was
+        dropped."""
         if self._closed:
             self.dropped += 1
             return False
+        if not self.threaded:
+            line = self._line(item)
+            if line is not None:
+                self._write_lines([line])
+            return True
         if self._q.qsize() >= self.max_queue:
             self.dropped += 1
             self._alarm_full(
@@ -265,7 +290,11 @@ class BackgroundWriter:
 
     def flush(self, timeout: float = 5.0) -> bool:
         """Wait until everything submitted before this call is written (True) or ``timeout`` passes."""
-        if self._closed or not self._thread.is_alive():
+        if self._closed:
+            return False
+        if self._thread is None:
+            return True  # inline: written already
+        if not self._thread.is_alive():
             return False
         marker = _Flush()
         self._q.put(marker)
@@ -277,6 +306,9 @@ class BackgroundWriter:
         if self._closed or os.getpid() != self._pid:  # a forked child has no thread and must not wait for one
             return
         self._closed = True
+        if self._thread is None:
+            self._finish()
+            return
         try:
             atexit.unregister(self.close)
         except Exception:  # noqa: BLE001 - interpreter shutting down
@@ -293,10 +325,23 @@ class BackgroundWriter:
         return self._closed
 
     @property
+    def lost(self) -> int:
+        """Records that did not reach the file: dropped, failed to write, or not converted."""
+        return self.dropped + self.failed + self.errors
+
+    @property
+    def file(self) -> JsonlWriter | None:
+        """The file being written (None before the thread opened it, or when opening it failed)."""
+        return self._file
+
+    @property
+    def part(self) -> int:
+        return self._file.part if self._file is not None else 0
+
+    @property
     def paths(self) -> list[str]:
         """Files written so far, base first."""
-        part = self._file.part if self._file is not None else 0
-        return [rotated_path(self.base, p) for p in range(part + 1) if os.path.exists(rotated_path(self.base, p))]
+        return [rotated_path(self.base, p) for p in range(self.part + 1) if os.path.exists(rotated_path(self.base, p))]
 
     # -- the thread's side -----------------------------------------------------------------------
     def _run(self) -> None:
@@ -313,7 +358,7 @@ class BackgroundWriter:
                     batch.append(self._q.get_nowait())
                 except queue.Empty:
                     break
-            lines: list[tuple[bytes, int]] = []  # (line, 1 for a record of traffic / 0 for a meta line)
+            lines: list[_Line] = []
             flushes = []
             for item in batch:
                 if item is _STOP:
@@ -327,10 +372,13 @@ class BackgroundWriter:
             self._write_lines(lines)
             for marker in flushes:
                 marker.done.set()
-        if self.dropped or self.failed or self.errors:
-            part = self._file.part if self._file is not None else 0
+        self._finish()
+
+    def _finish(self) -> None:
+        """The last meta line when anything was lost, then close the file."""
+        if self.lost:
             lost = {"queue_full": self.dropped, "write_failed": self.failed, "not_converted": self.errors}
-            line = self._line(self.meta(part) | {"lost": lost})
+            line = self._line(self.meta(self.part) | {"lost": lost})
             if line is not None:
                 self._write_lines([line])
         if self._file is not None:
@@ -339,13 +387,13 @@ class BackgroundWriter:
             except OSError:
                 pass
 
-    def _line(self, item: Any) -> tuple[bytes, int] | None:
-        """The serialised line of a queued item, or None (nothing to write, or it failed)."""
+    def _line(self, item: Any) -> _Line | None:
+        """The serialised line of an item, or None (nothing to write, or it failed)."""
         try:
             rec = item() if callable(item) else item
             if rec is None:
                 return None
-            return _dumps(rec), 0 if rec.get("kind") == "meta" else 1
+            return _dumps(rec), (None if rec.get("kind") == "meta" else rec)
         except Exception as e:  # noqa: BLE001 - one bad record must not stop the recording
             self.errors += 1
             self._alarm_item(f"mcpsniff: could not make a record ({self.errors} so far): {e!r}")
@@ -361,14 +409,14 @@ class BackgroundWriter:
             self._alarm_write(f"mcpsniff: {self.last_error}; records are lost until it works again")
             return False
 
-    def _write_lines(self, lines: list[tuple[bytes, int]]) -> None:
+    def _write_lines(self, lines: list[_Line]) -> None:
         """Append whole lines, as few ``os.write`` calls as rotation allows (a file passes the
         rotation size by one line at most).  A failed write loses the lines it did not get in."""
         i = 0
         while i < len(lines):
             w = self._file
             if (w is None or w.fd is None) and not self._open():
-                self.failed += sum(c for _, c in lines[i:])
+                self.failed += sum(1 for _, rec in lines[i:] if rec is not None)
                 return
             w = self._file
             assert w is not None and w.fd is not None
@@ -378,7 +426,7 @@ class BackgroundWriter:
                 j += 1
                 if w.rotate_bytes and size >= w.rotate_bytes:
                     break
-            buf = b"".join(line for line, _ in lines[i:j])
+            buf = lines[i][0] if j == i + 1 else b"".join(line for line, _ in lines[i:j])
             try:
                 n = os.write(w.fd, buf)
                 error: OSError | None = None if n == len(buf) else OSError(28, f"short write ({n} of {len(buf)} bytes), disk full?")
@@ -391,14 +439,21 @@ class BackgroundWriter:
                 whole += 1
             w.size += got
             w.lines += whole - i
-            self.written += sum(c for _, c in lines[i:whole])
+            recs = [rec for _, rec in lines[i:whole] if rec is not None]
+            self.written += len(recs)
+            for listener in self.listeners:
+                for rec in recs:
+                    try:
+                        listener(rec)
+                    except Exception as e:  # noqa: BLE001 - a listener's bug is not the recording's
+                        self.log.debug(f"mcpsniff listener failed: {e!r}")
             if error is not None:
                 if got < n:
                     w._cut_back()  # the start of a line got in: cut it off (sole writer only)
-                self.failed += sum(c for _, c in lines[whole:j])
+                self.failed += sum(1 for _, rec in lines[whole:j] if rec is not None)
                 self.last_error = f"cannot write to {w.path}: {error.strerror or error}"
                 self._alarm_write(
-                    f"mcpsniff: {self.last_error}; {self.failed} records lost so far (the server keeps serving)"
+                    f"mcpsniff: {self.last_error}; {self.failed} records lost so far (the traffic goes on)"
                 )
             elif w.rotate_bytes and w.size >= w.rotate_bytes:
                 try:

@@ -1,37 +1,29 @@
 """``mcpsniff capture``: record MCP traffic through a local mitmproxy into a JSONL file.
 
-Thin: parses options, runs :func:`mcpsniff.capture.run_until_stopped` with the live
+Thin: its recorder flags come from the recorder's option declarations
+(:data:`mcpsniff.options.OPTIONS`), which also validate them; it runs :func:`mcpsniff.capture.run_until_stopped` with the live
 summary beside it, and turns a CaptureError into ``error: ...`` and exit 2.
 """
 
 from __future__ import annotations
 
+import inspect
 import os
-import re
 import shlex
 import sys
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Callable, Optional
 
 import typer
 
 from ..errors import UsageError
-from .app import app
+from ..options import _UNSET, COUNT, NAMES, PATTERNS, SIZE, SWITCH, Option, flags
 from ..render.text import plural
+from ..units import SIZE_HELP, size_text
+from .app import app
 from .common import invoked_as, reports_errors
 
 if TYPE_CHECKING:
     from ..capture import Capture, CaptureConfig
-
-_SIZE = re.compile(r"^\s*(\d+)\s*([kmg]i?b?|b)?\s*$", re.IGNORECASE)
-
-
-def parse_size(text: str) -> int:
-    """``1048576``, ``512k``, ``1MiB``, ``2mb`` -> bytes (binary multiples); ValueError otherwise."""
-    m = _SIZE.match(text)
-    if not m:
-        raise ValueError(f"invalid size {text!r}: use bytes, or a number with k/M/G")
-    n, unit = int(m.group(1)), (m.group(2) or "b").lower()[:1]
-    return n * {"b": 1, "k": 1024, "m": 1024**2, "g": 1024**3}[unit]
 
 
 def _ready_banner(cfg: CaptureConfig, cap: Capture) -> None:
@@ -46,7 +38,7 @@ def _ready_banner(cfg: CaptureConfig, cap: Capture) -> None:
               f"  HTTP_PROXY=http://{where} HTTPS_PROXY=http://{where}\n"
               "  and, for HTTPS, trust the mitmproxy CA ~/.mitmproxy/mitmproxy-ca-cert.pem "
               "(e.g. SSL_CERT_FILE / NODE_EXTRA_CA_CERTS / REQUESTS_CA_BUNDLE).", file=out)
-    if not cfg.redact:
+    if not cfg.recorder.redact:
         print("mcpsniff: redaction is OFF: secrets are written to the file", file=out)
     if cfg.upstream_insecure:
         print("mcpsniff: upstream TLS certificates are NOT verified (--upstream-insecure); the capture's meta line says so", file=out)
@@ -55,8 +47,37 @@ def _ready_banner(cfg: CaptureConfig, cap: Capture) -> None:
     print(f"mcpsniff: recording to {cap.output_paths[-1]} (Ctrl-C to stop)", file=out, flush=True)
 
 
+def _recorder_flag(opt: Option) -> inspect.Parameter:
+    """The capture command's parameter for a recorder option, from its declaration."""
+    if opt.kind is SWITCH:
+        help = f"{opt.help.rstrip('.')}: on by default; this flag turns it off." if opt.negated else opt.help
+        ann: Any = Annotated[bool, typer.Option(opt.flag, help=help)]
+        default: Any = False
+    else:
+        help = opt.help
+        if opt.kind in (NAMES, PATTERNS):
+            help += " (repeatable)"
+        elif opt.kind is SIZE:
+            help += f" Default {size_text(opt.default)}; {SIZE_HELP}."
+        elif opt.kind is COUNT:
+            help += f" Default {opt.default}."
+        ann = Annotated[opt.kind.cli_type, typer.Option(opt.flag, help=help, show_default=False, metavar=opt.kind.metavar)]
+        default = None
+    return inspect.Parameter(opt.name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=ann)
+
+
+def with_recorder_flags(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Give the command a flag per recorder option (:func:`mcpsniff.options.flags`), after
+    its own parameters; the command gets them in ``**recorder``, None or False when not given."""
+    sig = inspect.signature(fn, eval_str=True)
+    own = [p for p in sig.parameters.values() if p.kind is not inspect.Parameter.VAR_KEYWORD]
+    fn.__signature__ = sig.replace(parameters=own + [_recorder_flag(o) for o in flags()])  # type: ignore[attr-defined]
+    return fn
+
+
 @app.command("capture")
 @reports_errors
+@with_recorder_flags
 def capture_command(
     upstream: Annotated[
         Optional[str],
@@ -69,24 +90,6 @@ def capture_command(
         Optional[str],
         typer.Option("--output", "-o", help="JSONL file to append to (default: captures/mcpsniff-YYYYmmdd-HHMMSS.jsonl)."),
     ] = None,
-    no_redact: Annotated[
-        bool, typer.Option("--no-redact", help="Write secrets (tokens, cookies, keys) unredacted. Redaction is on by default.")
-    ] = False,
-    redact: Annotated[
-        Optional[list[str]],
-        typer.Option("--redact", help="Also redact this header / query parameter / JSON field name (repeatable)."),
-    ] = None,
-    redact_pattern: Annotated[
-        Optional[list[str]],
-        typer.Option("--redact-pattern", help="Also redact what this regular expression matches in URL paths and text (repeatable)."),
-    ] = None,
-    body_limit: Annotated[
-        str, typer.Option("--body-limit", help="Bytes of each body kept in the record (k/M suffixes allowed).")
-    ] = "1MiB",
-    record_all: Annotated[bool, typer.Option("--all", help="Record every exchange, not only MCP ones.")] = False,
-    rotate_mb: Annotated[
-        int, typer.Option("--rotate-mb", help="Continue in FILE.1.jsonl, FILE.2.jsonl ... past N MiB (0: never).")
-    ] = 0,
     upstream_insecure: Annotated[
         bool, typer.Option("--upstream-insecure", help="Do not verify the upstream server's TLS certificate (e.g. self-signed).")
     ] = False,
@@ -98,45 +101,28 @@ def capture_command(
         typer.Option("--set", help="Any mitmproxy option, NAME=VALUE, as with mitmdump --set (repeatable)."),
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No live summary.")] = False,
+    **recorder: Any,
 ) -> None:
     """Record MCP traffic through a local mitmproxy into a JSONL file."""
     # the recorder (mitmproxy) and the live summary (DuckDB) are imported by this command alone
     from ..capture import CaptureConfig, default_output, run_until_stopped
-    from ..capture.redact import parse_extra, parse_patterns
+    from ..capture.recorder import RecorderOptions
     from . import live
 
-    try:
-        limit = parse_size(body_limit)
-    except ValueError as e:
-        raise UsageError(f"--body-limit: {e}") from None
+    given = {o.name: v for o in flags() if (v := o.from_flag(recorder.get(o.name))) is not _UNSET}
+    options = RecorderOptions(lambda o: o.flag or o.name, output=output or default_output(), **given)
     if not 0 <= listen_port <= 65535:
         raise UsageError(f"--listen-port: {listen_port} is not a port (0..65535; 0 picks a free one)")
-    if rotate_mb < 0:
-        raise UsageError(f"--rotate-mb: {rotate_mb} is negative (0 never rotates)")
-    try:
-        extra = parse_extra(redact or [])
-    except ValueError as e:
-        raise UsageError(f"--redact: {e}") from None
-    try:
-        patterns = parse_patterns(redact_pattern or [])
-    except ValueError as e:
-        raise UsageError(f"--redact-pattern: {e}") from None
     for spec in set_options or []:
         if "=" not in spec or not spec.split("=", 1)[0].strip():
             raise UsageError(f"--set: {spec!r} is not NAME=VALUE")
     if upstream_ca is not None and not os.path.isfile(upstream_ca):
         raise UsageError(f"--upstream-ca: {upstream_ca}: no such file")
     cfg = CaptureConfig(
-        output=output or default_output(),
+        options,
         upstream=upstream,
         listen_host=listen_host,
         listen_port=listen_port,
-        redact=not no_redact,
-        redact_extra=extra,
-        redact_patterns=patterns,
-        body_limit=limit,
-        record_all=record_all,
-        rotate_mb=rotate_mb,
         upstream_insecure=upstream_insecure,
         upstream_ca=upstream_ca,
         options=list(set_options or []),
@@ -158,5 +144,5 @@ def capture_command(
     paths = " ".join(shlex.quote(p) for p in cap.output_paths)
     if not quiet:
         print(f"mcpsniff: {summary.line()}", file=err)
-    print(f"mcpsniff: recorded {plural(cap.addon.written, 'exchange')} to {paths}", file=err)
+    print(f"mcpsniff: recorded {plural(cap.addon.stats['written'], 'exchange')} to {paths}", file=err)
     print(f"analyze with: {invoked_as()} analyze {paths}", file=err)

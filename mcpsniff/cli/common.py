@@ -186,7 +186,10 @@ def run_analysis(files: list[str], *, strict: bool, plane: Optional[str] = None,
 
     if files.count("-") > 1:
         raise LoadError("standard input ('-') can be given only once")
-    files = [i.name for i in expand(files)]
+    inputs = expand(files)
+    for note in dict.fromkeys(i.note for i in inputs if i.note):  # e.g. an in-process recorder's per-process files
+        sys.stderr.write(f"note: {note}\n")
+    files = [i.name for i in inputs]
     note_rotated_parts(files)
     printer = ProblemPrinter()
     prog = progress_for(files, show_progress)

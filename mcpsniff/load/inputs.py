@@ -9,6 +9,10 @@ files from several proxies, gzip beside plain. Each name given is:
   each also ``.gz``);
 - a glob pattern (``*``, ``?``, ``[...]``, ``**``), quoted so the shell leaves it alone:
   the files it matches, sorted;
+- the ``output`` an in-process recorder was given (``captures/server.jsonl``), when no such file
+  exists but the recorder's per-process files do (``server.pid4242.jsonl``, its rotated parts
+  ``server.pid4242.1.jsonl`` ..., see ``capture.asgi.process_path``): those files, with a
+  :attr:`Input.note` naming them;
 - anything else: itself (opening it then says what is wrong).
 
 The same file named twice is read once. Order does not matter: the model orders every
@@ -19,6 +23,7 @@ from __future__ import annotations
 
 import glob
 import os
+import re
 from dataclasses import dataclass
 
 from ..errors import NotFound
@@ -32,6 +37,21 @@ PARQUET = "parquet"
 class Input:
     name: str
     kind: str = "file"  # "file" (any stream load.read takes) or "parquet" (an export directory)
+    note: str | None = None  # how a name the user gave became this input, when it is not plain
+
+
+def process_parts(output: str) -> list[str]:
+    """The files an in-process recorder given ``output`` wrote, one set per worker process
+    (``cap.jsonl`` -> ``cap.pid4242.jsonl``, ``cap.pid4242.1.jsonl`` ..., each also ``.gz``),
+    sorted by process id and part."""
+    stem = output[: -len(".jsonl")] if output.endswith(".jsonl") else output
+    pattern = re.compile(re.escape(os.path.basename(stem)) + r"\.pid(\d+)(?:\.(\d+))?\.jsonl(?:\.gz)?")
+    found = []
+    for path in glob.glob(glob.escape(stem) + ".pid*.jsonl*"):
+        m = pattern.fullmatch(os.path.basename(path))
+        if m and os.path.isfile(path):
+            found.append((int(m.group(1)), int(m.group(2) or 0), path))
+    return [p for *_, p in sorted(found)]
 
 
 def _capture_files(directory: str) -> list[str]:
@@ -68,6 +88,10 @@ def expand(names: list[str]) -> list[Input]:
             if not matched:
                 raise NotFound(f"{name}: the pattern matches no file")
             found = [Input(p) for p in matched]
+        elif parts := process_parts(name):
+            note = (f"{name} is not a file: read as one capture from the in-process recorder's "
+                    f"per-process files {', '.join(parts)}")
+            found = [Input(p, note=note) for p in parts]
         else:
             found = [Input(name)]
         out += found

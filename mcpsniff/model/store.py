@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import tempfile
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -30,6 +29,7 @@ import pandas as pd
 from .. import load
 from ..load import InputInfo, Problem, Reading
 from ..errors import LoadError, ResourceError, UsageError
+from ..units import parse_size, size_text
 from . import fast, parquet, pieces
 from .columns import COLUMNS
 from .rows import chunk_frame, insert_sql, no_gc, row_of
@@ -57,17 +57,14 @@ FAST_READ_THREADS: int | str = os.environ.get("MCPSNIFF_FAST_READ_THREADS", 1)
 FAST_READ_FILES: int | str = os.environ.get("MCPSNIFF_FAST_READ_FILES", 0)
 #: the smallest piece a plain file is cut into for reads at once
 FAST_PIECE_MIN_BYTES = 8 * 1024 * 1024
-_UNITS = {"b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
-          "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
 
 
 def parse_bytes(text: str, what: str) -> int:
-    """``"200MB"`` -> 200000000 (DuckDB's units: KB/MB/GB are powers of 1000, KiB/MiB/GiB of 1024)."""
-    m = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([a-zA-Z]*)\s*", text)
-    unit = m and _UNITS.get((m.group(2) or "b").lower())
-    if not m or unit is None:
-        raise UsageError(f"{what}: {text!r} is not a size like 200MB or 1GB")
-    return int(float(m.group(1)) * unit)
+    """A size setting (``"200MB"``: :func:`mcpsniff.units.parse_size`, multiples of 1024) in bytes."""
+    try:
+        return parse_size(text)
+    except ValueError as e:
+        raise UsageError(f"{what}: {e}") from None
 
 
 def whole_number(value: int | str, what: str, least: int = 0) -> int:
@@ -80,10 +77,6 @@ def whole_number(value: int | str, what: str, least: int = 0) -> int:
     if n < least:
         raise UsageError(f"{what}: {value!r} is not a whole number of at least {least}")
     return n
-
-
-def size_text(n: int) -> str:
-    return f"{n / 10**9:g}GB" if n >= 10**9 else f"{n / 10**6:g}MB"
 
 
 class Connection:

@@ -73,16 +73,17 @@ def test_defaults_and_meta_line(sniff, out):
     assert meta["mcpsniff"] and meta["mitmproxy"] and meta["python"] and meta["mode"] == ["regular"]
     assert meta["redaction"]["enabled"] is True and meta["redaction"]["extra"] == ["X-Tenant"]
     raw = open(out, "rb").read()
-    assert sniff.redactor._key.hex().encode() not in raw and sniff.redactor._key not in raw
+    assert sniff.recorder.redactor._key.hex().encode() not in raw and sniff.recorder.redactor._key not in raw
     assert stat.S_IMODE(os.stat(out).st_mode) == 0o600
 
 
 @pytest.mark.parametrize(
     "opts, message",
     [
-        (dict(mcpsniff_body_limit=-1), "mcpsniff_body_limit must be 0 or more"),
-        (dict(mcpsniff_rotate_mb=-2), "mcpsniff_rotate_mb must be 0"),
-        (dict(mcpsniff_redact_extra="ok, not ok"), "invalid name to redact"),
+        (dict(mcpsniff_body_limit=-1), "^mcpsniff_body_limit: must be 0 or more bytes, not -1$"),
+        (dict(mcpsniff_rotate_mb=-2), "^mcpsniff_rotate_mb: must be 0 or more, not -2$"),
+        (dict(mcpsniff_redact_extra="ok, not ok"), "^mcpsniff_redact_extra: invalid name to redact"),
+        (dict(mcpsniff_redact_patterns="ok\nbad("), "^mcpsniff_redact_patterns: invalid pattern 'bad\\('"),
     ],
 )
 def test_invalid_options_raise_options_error(sniff, opts, message):
@@ -128,7 +129,7 @@ def test_one_line_per_mcp_exchange_and_non_mcp_skipped(sniff, out):
     assert len(ex) == 1 and ex[0]["id"] == f.id
     assert ex[0]["req"]["body"]["rpc"] == [INIT]
     assert b"SECRET-1" not in open(out, "rb").read()
-    assert sniff.written == 1 and sniff.skipped == 1
+    assert sniff.stats["written"] == 1 and sniff.stats["skipped"] == 1
 
 
 def test_record_all_records_non_mcp(sniff, out):
@@ -293,7 +294,7 @@ def test_each_line_is_one_os_write(sniff, out, monkeypatch):
         calls.append(bytes(data))
         return real(fd, data)
 
-    monkeypatch.setattr(addon_mod.os, "write", spy)
+    monkeypatch.setattr(os, "write", spy)
     with taddons.context(sniff) as tctx:
         tctx.configure(sniff, mcpsniff_output=out)
         for _ in range(3):
@@ -312,26 +313,36 @@ def test_appends_to_an_existing_file(sniff, out):
     assert recs[0].get("old") and recs[1]["kind"] == "meta" and recs[2]["kind"] == "exchange"
 
 
-def test_write_failure_stops_recording_loudly_but_not_the_proxy(sniff, out, caplog):
+def test_write_failure_is_said_and_counted_but_never_stops_the_proxy(sniff, out, caplog):
+    """The one failure policy (capture/writer.py): a failed write loses that record, loudly and
+    counted; the traffic goes on, and recording resumes when the disk works again."""
     with taddons.context(sniff) as tctx:
         tctx.configure(sniff, mcpsniff_output=out)
         shutdowns = []
         tctx.master.shutdown = lambda: shutdowns.append(1)
         sniff.response(mcp_flow())
+        fd = sniff.writer.file.fd
+        saved = os.dup(fd)
         full = os.open("/dev/full", os.O_WRONLY)
-        os.dup2(full, sniff.writer.fd)  # the disk is now full
+        os.dup2(full, fd)  # the disk is now full
         os.close(full)
         with caplog.at_level(logging.ERROR):
             sniff.response(mcp_flow())
         assert shutdowns == []  # the traffic is not the recorder's to stop
-        assert sniff.failed and "No space left on device" in sniff.failed and "kept forwarding" in sniff.failed
-        assert "mcpsniff: cannot write to" in caplog.text
+        assert "mcpsniff: cannot write to" in caplog.text and "No space left on device" in caplog.text
         for _ in range(3):
             sniff.response(mcp_flow())  # counted, not written
         plain = tflow.tflow(req=tutils.treq(path=b"/favicon.ico", content=b""), resp=True)
         sniff.response(plain)  # not MCP: not counted
-        assert sniff.unrecorded == 4 and shutdowns == []
-    assert len(exchanges(out)) == 1
+        assert sniff.stats["failed"] == 4 and shutdowns == []
+        assert sniff.recorder.loss_report() == (
+            f"cannot write to {out}: No space left on device; 4 exchanges went unrecorded (the traffic was not affected)")
+        os.dup2(saved, fd)  # the disk works again
+        os.close(saved)
+        sniff.response(mcp_flow())
+        sniff.done()
+    assert len(exchanges(out)) == 2
+    assert read_lines(out)[-1]["lost"] == {"queue_full": 0, "write_failed": 4, "not_converted": 0}
 
 
 def test_short_write_leaves_whole_lines(sniff, out, monkeypatch):
@@ -345,7 +356,7 @@ def test_short_write_leaves_whole_lines(sniff, out, monkeypatch):
         sniff.response(mcp_flow())
         monkeypatch.setattr(writer_mod.os, "write", real)
     raw = open(out, "rb").read()
-    assert raw.endswith(b"\n") and len(exchanges(out)) == 1 and sniff.unrecorded == 1
+    assert raw.endswith(b"\n") and len(exchanges(out)) == 1 and sniff.stats["failed"] == 1
 
 
 def test_rotation_naming_and_meta_per_part(sniff, out):
@@ -371,7 +382,8 @@ def test_rotation_naming_and_meta_per_part(sniff, out):
 
 # -- capture helpers (no proxy) -----------------------------------------------------------------------
 from mcpsniff.capture import CaptureConfig, CaptureError, default_output, normalize_upstream  # noqa: E402
-from mcpsniff.cli.capture import parse_size  # noqa: E402
+from mcpsniff.capture.recorder import RecorderOptions  # noqa: E402
+from mcpsniff.units import parse_size  # noqa: E402
 
 
 @pytest.mark.parametrize(
@@ -381,7 +393,7 @@ from mcpsniff.cli.capture import parse_size  # noqa: E402
 )
 def test_normalize_upstream(url, expected):
     assert normalize_upstream(url) == expected
-    assert CaptureConfig(output="x", upstream=url).mode() == f"reverse:{expected}"
+    assert CaptureConfig(RecorderOptions(output="x"), upstream=url).mode() == f"reverse:{expected}"
 
 
 @pytest.mark.parametrize(
@@ -396,7 +408,7 @@ def test_bad_upstreams(url, message):
 
 def test_parse_size_and_default_output():
     assert parse_size("1048576") == 1 << 20 and parse_size("512k") == 512 * 1024 and parse_size("1MiB") == 1 << 20
-    assert parse_size("2mb") == 2 << 20 and parse_size("0") == 0
+    assert parse_size("2mb") == 2 << 20 and parse_size("0") == 0 and parse_size("1.5GB") == 3 << 29
     with pytest.raises(ValueError):
         parse_size("lots")
     assert re.fullmatch(r"captures/mcpsniff-\d{8}-\d{6}\.jsonl", default_output())

@@ -28,7 +28,7 @@ from mcpsniff import schema
 from mcpsniff.asgi import MCPSniffMiddleware
 from mcpsniff.capture.asgi import DRAIN_MAX, http_version, process_path, request_url
 from mcpsniff.capture.redact import Redactor
-from mcpsniff.capture.writer import BackgroundWriter
+from mcpsniff.capture.writer import RecordWriter
 from mcpsniff.errors import CaptureError
 
 INIT = {"jsonrpc": "2.0", "id": 1, "method": "initialize",
@@ -157,7 +157,7 @@ def test_json_exchange_is_the_proxy_record(mws, out):
     scope = make_scope(headers=req_hdrs[1:], query=b"api_key=zzz&x=1")
     mw = middleware(mws, json_app(headers=resp_hdrs), out)
     key = os.urandom(32)
-    mw.redactor = Redactor(key=key)
+    mw.recorder.redactor = Redactor(key=key)
     run(mw, scope, Server([body[:10], body[10:]]))
     [mine] = written(mw)
 
@@ -391,7 +391,7 @@ def test_a_failing_disk_never_breaks_a_response_and_is_counted(mws, out, monkeyp
     mw = middleware(mws, json_app(), out)
     run(mw, post_scope(j(INIT)), Server([j(INIT)]))
     assert mw.flush()
-    fd = mw._writer._file.fd
+    fd = mw.recorder.writer.file.fd
     real = os.write
 
     def full_disk(f, data):
@@ -416,7 +416,7 @@ def test_a_short_write_is_cut_back_so_the_file_keeps_whole_lines(mws, out, monke
     mw = middleware(mws, json_app(), out)
     run(mw, make_scope("GET", headers=[(b"mcp-session-id", b"s")]), Server())
     assert mw.flush()
-    fd = mw._writer._file.fd
+    fd = mw.recorder.writer.file.fd
     real = os.write
 
     def half(f, data):  # the disk fills up in the middle of a line
@@ -441,7 +441,7 @@ def test_a_full_queue_drops_records_with_a_count_and_never_blocks(mws, out, capl
         busy.set()
         release.wait(10)
 
-    mw._writer.submit(stuck_disk)
+    mw.recorder.writer.submit(stuck_disk)
     assert busy.wait(5)
     t0 = time.monotonic()
     with caplog.at_level(logging.ERROR, logger="mcpsniff.asgi"):
@@ -485,12 +485,12 @@ def test_a_recording_bug_never_breaks_the_request_and_records_what_is_safe(mws, 
 
 
 def test_an_exchange_that_cannot_be_converted_is_recorded_with_why(mws, out, monkeypatch):
-    import mcpsniff.capture.asgi as asgi_mod
+    import mcpsniff.capture.recorder as recorder_mod
 
     def broken(*a, **k):
         raise RuntimeError("conversion bug")
 
-    monkeypatch.setattr(asgi_mod, "exchange_from_parts", broken)  # runs on the writer thread
+    monkeypatch.setattr(recorder_mod, "exchange_from_parts", broken)  # runs on the writer thread
     mw = middleware(mws, json_app(), out)
     server = run(mw, post_scope(j(INIT)), Server([j(INIT)]))
     assert json.loads(server.body) == INIT_RESULT
@@ -501,12 +501,12 @@ def test_an_exchange_that_cannot_be_converted_is_recorded_with_why(mws, out, mon
 
 
 def test_an_exchange_that_breaks_detection_is_recorded_anyway(mws, out, monkeypatch):
-    import mcpsniff.capture.asgi as asgi_mod
+    import mcpsniff.capture.recorder as recorder_mod
 
     def broken(*a, **k):
         raise RuntimeError("detection bug")
 
-    monkeypatch.setattr(asgi_mod, "is_mcp_parts", broken)
+    monkeypatch.setattr(recorder_mod, "is_mcp_parts", broken)
     mw = middleware(mws, json_app(), out)
     run(mw, post_scope(j(INIT)), Server([j(INIT)]))
     [ex] = written(mw)
@@ -551,7 +551,7 @@ def test_lifespan_starts_the_file_with_its_meta_line_and_shutdown_flushes(mws, o
     assert meta["mcpsniff"] and meta["python"] and meta["part"] == 0 and meta["body_limit"] == 4096
     assert meta["redaction"]["enabled"] is True and meta["redaction"]["extra"] == ["X-Tenant"]
     assert ex["id"].startswith(meta["capture"])
-    assert mw._writer.closed
+    assert mw._recorder.writer.closed
 
 
 def test_each_process_writes_its_own_file_and_a_forked_worker_starts_afresh(mws, out):
@@ -629,7 +629,7 @@ def test_extra_redact_patterns(mws, out):
     assert ex["req"]["body"]["rpc"][0]["params"]["arguments"]["text"].startswith("for <redacted:")
     meta = lines(mw.path)[0]
     assert meta["redaction"]["patterns"] == ["tenant-[0-9]{6}", "acct_[a-z]{4}"]
-    assert middleware(mws, json_app(), out, redact_patterns=["a+"]).redactor.patterns == ["a+"]
+    assert middleware(mws, json_app(), out, redact_patterns=["a+"]).recorder.redactor.patterns == ["a+"]
 
 
 def test_redaction_off_keeps_secrets(mws, out):
@@ -736,7 +736,7 @@ def test_url_version_and_file_names():
 
 
 def test_background_writer_counts_what_it_cannot_convert_and_what_comes_after_close(tmp_path):
-    w = BackgroundWriter(str(tmp_path / "w.jsonl"), lambda part: schema.make_meta(part=part))
+    w = RecordWriter(str(tmp_path / "w.jsonl"), lambda part: schema.make_meta(part=part))
 
     def bad():
         raise KeyError("x")
@@ -759,7 +759,7 @@ def test_background_writer_lingers_for_a_batch_but_not_for_flush_close_or_a_back
         return [json.loads(line)["id"] for line in p.read_text().splitlines() if '"exchange"' in line]
 
     path = tmp_path / "w.jsonl"
-    w = BackgroundWriter(str(path), lambda part: schema.make_meta(part=part), linger=30.0)
+    w = RecordWriter(str(path), lambda part: schema.make_meta(part=part), linger=30.0)
     assert w.flush()  # the meta line
     t0 = time.monotonic()
     w.submit({"v": 1, "kind": "exchange", "id": "a"})
@@ -775,7 +775,7 @@ def test_background_writer_lingers_for_a_batch_but_not_for_flush_close_or_a_back
 
     monkeypatch.setattr(writer_mod, "MAX_BATCH", 10)
     path2 = tmp_path / "w2.jsonl"
-    w2 = BackgroundWriter(str(path2), lambda part: schema.make_meta(part=part), linger=1.0)
+    w2 = RecordWriter(str(path2), lambda part: schema.make_meta(part=part), linger=1.0)
     assert w2.flush()
     t0 = time.monotonic()
     for i in range(45):  # 1 linger, then 4-5 full batches waiting: written one after the other

@@ -28,6 +28,7 @@ import pytest
 
 from mcpsniff import schema
 from mcpsniff.capture import Capture, CaptureConfig, CaptureError
+from mcpsniff.capture.recorder import RecorderOptions
 
 pytestmark = pytest.mark.slow
 
@@ -134,7 +135,7 @@ def upstream() -> Iterator[tuple[str, list[dict]]]:
 @contextmanager
 def capture(tmp_path: Path, upstream_url: str | None = None, **kw) -> Iterator[tuple[Capture, Path]]:
     out = tmp_path / "cap.jsonl"
-    cap = Capture(CaptureConfig(output=str(out), upstream=upstream_url, listen_port=0, **kw)).start()
+    cap = Capture(CaptureConfig(RecorderOptions(output=str(out), **kw), upstream=upstream_url, listen_port=0)).start()
     try:
         yield cap, out
     finally:
@@ -309,7 +310,7 @@ def test_port_in_use_is_one_line_and_exit_2(tmp_path):
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         with pytest.raises(CaptureError, match="address already in use"):
-            Capture(CaptureConfig(output=str(tmp_path / "y.jsonl"), listen_port=busy.getsockname()[1])).start()
+            Capture(CaptureConfig(RecorderOptions(output=str(tmp_path / "y.jsonl")), listen_port=busy.getsockname()[1])).start()
 
 
 def test_bad_upstream_is_one_line_and_exit_2(tmp_path):
@@ -355,14 +356,14 @@ def test_a_full_disk_fails_no_client_request(tmp_path):
     is still forwarded, recording stops loudly, and the count of unrecorded exchanges is reported."""
     logged = []
     with upstream() as (up, _):
-        cap = Capture(CaptureConfig(output=str(tmp_path / "full.jsonl"), upstream=up, listen_port=0))
+        cap = Capture(CaptureConfig(RecorderOptions(output=str(tmp_path / "full.jsonl")), upstream=up, listen_port=0))
         cap.on_error = logged.append
         cap.start()
         try:
             url = f"http://127.0.0.1:{cap.port}/mcp"
             assert httpx.post(url, json={"jsonrpc": "2.0", "id": 1, "method": "ping"}, timeout=10).status_code == 200
             full = os.open("/dev/full", os.O_WRONLY)
-            os.dup2(full, cap.addon.writer.fd)  # the disk is now full
+            os.dup2(full, cap.addon.writer.file.fd)  # the disk is now full
             os.close(full)
             statuses = []
             with httpx.Client(timeout=10) as c:

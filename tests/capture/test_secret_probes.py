@@ -24,6 +24,7 @@ import httpx
 import pytest
 
 from mcpsniff.capture import Capture, CaptureConfig
+from mcpsniff.capture.recorder import RecorderOptions
 
 pytestmark = pytest.mark.slow
 
@@ -232,7 +233,7 @@ def test_no_planted_secret_reaches_the_file_or_any_output(tmp_path):
     out = tmp_path / "probes.jsonl"
     secrets = all_secrets()
     with upstream() as up:
-        cap = Capture(CaptureConfig(output=str(out), upstream=up, listen_port=0)).start()
+        cap = Capture(CaptureConfig(RecorderOptions(output=str(out)), upstream=up, listen_port=0)).start()
         try:
             got = send_probes(f"http://127.0.0.1:{cap.port}")
         finally:

@@ -283,7 +283,7 @@ def test_running_out_of_engine_memory_is_one_line_naming_the_setting_to_change()
 def test_a_memory_setting_that_is_not_a_size_is_one_line():
     run = _analyze_with({"MCPSNIFF_MEMORY_LIMIT": "lots"})
     assert (run.returncode, run.stdout) == (2, "")
-    assert run.stderr == "error: MCPSNIFF_MEMORY_LIMIT: 'lots' is not a size like 200MB or 1GB\n"
+    assert run.stderr == "error: MCPSNIFF_MEMORY_LIMIT: 'lots' is not a size like 64k, 200MB or 1GB\n"
 
 
 @pytest.mark.parametrize("name, value, least", [

@@ -8,12 +8,15 @@ Hypercorn, driven by the real SDK clients; the recordings are judged by `mcpsnif
 - the SDK 2.x server (its own venv, no mitmproxy) wrapped too;
 - several uvicorn workers: one part file each, analysed together;
 - a streamed tool call with 1 s gaps: the same timing at the client with and without the
-  middleware, every event recorded.
+  middleware, every event recorded;
+- docs/record-in-process.md's server and commands, as written: `analyze` of the name the app was
+  given reads every worker's file.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import time
@@ -249,3 +252,67 @@ def test_a_streamed_call_with_1s_gaps_arrives_with_the_same_timing_and_every_eve
         rec_offsets = [ev["t"] - sse[0]["t"] for ev in sse]
         client_offsets = [t - seen[0][0] for t, _ in seen]
         assert max(abs(a - b) for a, b in zip(rec_offsets, client_offsets)) <= 0.010
+
+
+# -- docs/record-in-process.md, as written -------------------------------------------------------------
+ECHO_CLIENT = """
+import sys, anyio
+from mcp import ClientSession
+from mcp.client.streamable_http import streamablehttp_client
+
+async def main():
+    async with streamablehttp_client(sys.argv[1]) as (read, write, _):
+        async with ClientSession(read, write) as s:
+            await s.initialize()
+            result = await s.call_tool("echo", {"text": "hello"})
+            print(result.content[0].text)
+
+anyio.run(main)
+"""
+
+
+def _doc_block(doc: str, first_line: str) -> str:
+    """The fenced block of a doc that starts with `first_line`."""
+    for block in re.findall(r"```\w*\n(.*?)```", (peerlib.ROOT / "docs" / doc).read_text(), re.S):
+        if block.startswith(first_line):
+            return block
+    raise AssertionError(f"no block starting {first_line!r} in docs/{doc}")
+
+
+def test_the_in_process_docs_flow_works_as_written(tmp_path):
+    """docs/record-in-process.md: its server.py, served as its comment says (`uvicorn server:app`, on a
+    free port), twice (a restart: two server processes, two files), a real SDK client each time; then
+    its analyze and report commands, word for word, with the name the app was given: every process's
+    file is read as one capture, and a note names them."""
+    (tmp_path / "server.py").write_text(_doc_block("record-in-process.md", "# server.py\n"))
+    assert "# or: uvicorn server:app --port 8000" in (tmp_path / "server.py").read_text()
+    for run in range(2):
+        port = peerlib.free_port()
+        log_path = tmp_path / f"uvicorn{run}.log"
+        with log_path.open("wb") as log:
+            proc = subprocess.Popen([peerlib._python(), "-m", "uvicorn", "server:app", "--host", "127.0.0.1",
+                                     "--port", str(port)], cwd=tmp_path, stdin=subprocess.DEVNULL, stdout=log,
+                                    stderr=log, env=peerlib._child_env({}))
+        try:
+            peerlib._wait_listening(proc, port, log_path)
+            client = peerlib.run_client([peerlib._python(), "-c", ECHO_CLIENT, f"http://127.0.0.1:{port}/mcp"])
+            assert client.returncode == 0 and client.stdout == "hello\n", client.stderr
+        finally:
+            peerlib._stop(proc)  # SIGTERM: the server writes what is queued
+    files = sorted((tmp_path / "captures").glob("server.pid*.jsonl"), key=lambda f: int(f.name.split(".")[1][3:]))
+    assert len(files) == 2 and not (tmp_path / "captures" / "server.jsonl").exists()
+    commands = _doc_block("record-in-process.md", "mcpsniff analyze captures/server.jsonl\n").splitlines()
+    assert commands == ["mcpsniff analyze captures/server.jsonl", "mcpsniff report  captures/server.jsonl -o report.md"]
+    note = ("note: captures/server.jsonl is not a file: read as one capture from the in-process recorder's "
+            f"per-process files {', '.join(f'captures/{f.name}' for f in files)}\n")
+    for cmd in commands:
+        argv = [peerlib._python(), "-m", "mcpsniff", *cmd.split()[1:]]
+        run = subprocess.run(argv, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+        assert run.returncode in (0, 1) and run.stderr.startswith(note) and "error" not in run.stderr, run.stderr
+    run = subprocess.run([peerlib._python(), "-m", "mcpsniff", "analyze", "captures/server.jsonl", "--format", "json"],
+                         cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    doc = json.loads(run.stdout)
+    metas, exs = records(files)
+    assert len({m["pid"] for m in metas}) == 2 and rpc_methods(exs).count("tools/call") == 2
+    assert doc["capture"]["exchanges"] == len(exs) and errors(doc) == []
+    assert (tmp_path / "report.md").read_text().startswith("## MCP session report")

@@ -96,3 +96,29 @@ def test_diff_of_a_file_against_itself_reads_it_once(tmp_path, monkeypatch):
     os.chdir(whole.parent)
     r = runner.invoke(app, ["diff", "-f", "json", str(whole), "cap.jsonl"])
     assert r.exit_code == 0 and len(calls) == 2
+
+
+def test_the_name_an_in_process_recorder_was_given_reads_its_per_process_files(tmp_path):
+    """MCPSniffMiddleware(output="cap.jsonl") writes cap.pid<PID>.jsonl (rotated: cap.pid<PID>.1.jsonl):
+    the name it was given stands for those files, each with a note naming them all."""
+    whole, _ = parts(tmp_path)
+    lines = whole.read_bytes().splitlines(keepends=True)
+    d = tmp_path / "inproc"
+    d.mkdir()
+    written = [d / "cap.pid9.jsonl", d / "cap.pid9.1.jsonl", d / "cap.pid10.jsonl.gz"]
+    third = len(lines) // 3
+    written[0].write_bytes(b"".join(lines[:third]))
+    written[1].write_bytes(b"".join(lines[third:2 * third]))
+    written[2].write_bytes(gzip.compress(b"".join(lines[2 * third:])))
+    for other in ("cap.pidx.jsonl", "capx.pid1.jsonl", "cap.pid1.jsonl.bak"):
+        (d / other).write_bytes(lines[0])
+    got = expand([str(d / "cap.jsonl")])
+    names = [str(p) for p in written]
+    note = f"{d / 'cap.jsonl'} is not a file: read as one capture from the in-process recorder's per-process files {', '.join(names)}"
+    assert got == [Input(n, note=note) for n in names]
+    assert verdicts([str(d / "cap.jsonl")]) == verdicts([str(whole)])
+    r = runner.invoke(app, ["analyze", str(d / "cap.jsonl"), "--format", "json"])
+    assert r.exit_code in (0, 1) and r.stderr == f"note: {note}\n"
+    (d / "cap.jsonl").write_bytes(lines[0])  # a file of that very name: itself, nothing else
+    assert expand([str(d / "cap.jsonl")]) == [Input(str(d / "cap.jsonl"))]
+    assert expand([str(d / "nothing.jsonl")]) == [Input(str(d / "nothing.jsonl"))]  # opening it says what is wrong

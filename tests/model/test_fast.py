@@ -232,7 +232,8 @@ def test_the_memory_limit_grows_with_the_exchanges_up_to_the_ceiling(monkeypatch
         finally:
             s.close()
 
-    assert limit_after_finish(40) == (100 * 10**6, False)  # a small capture: the limit as set
-    grown, changed = limit_after_finish(150 * 10**6)  # > 2 exchanges x 150 MB: grown, to the ceiling at most
-    assert 3 * 150 * 10**6 <= grown <= 10**9 and changed
-    assert limit_after_finish(10**12)[0] == 10**9
+    mb, gb = 1 << 20, 1 << 30  # sizes count in 1024s (mcpsniff/units.py)
+    assert limit_after_finish(40) == (100 * mb, False)  # a small capture: the limit as set
+    grown, changed = limit_after_finish(150 * mb)  # > 2 exchanges x 150 MB: grown, to the ceiling at most
+    assert 3 * 150 * mb <= grown <= gb and changed
+    assert limit_after_finish(10**12)[0] == gb
