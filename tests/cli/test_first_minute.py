@@ -142,6 +142,8 @@ def test_output_that_is_a_folder_says_so(tmp_path, monkeypatch):
     (["analyze", "--evidence", "many", SEED], "error: --evidence: 'many' is not a whole number"),
     (["analyze", "--evidence=-1", SEED], "error: --evidence: '-1' is less than 0"),
     (["analyze"], "error: missing argument FILES"),
+    (["capture", "--listen-port", "abc"], "error: --listen-port: 'abc' is not a whole number"),
+    (["diff", "--planes", "a", SEED], "error: missing argument FILES"),
     (["analyze", "--nope", SEED], "error: no such option: --nope"),
     (["anlyze", SEED], "error: no command 'anlyze'; did you mean analyze? commands: addon-path, analyze, capture, diff, "
                        "export, report, rules"),
@@ -149,6 +151,17 @@ def test_output_that_is_a_folder_says_so(tmp_path, monkeypatch):
 def test_option_errors_are_one_plain_line(args, line):
     r = invoke(*args)
     assert (r.exit_code, r.stdout, r.stderr) == (2, "", line + "\n")
+
+
+def test_option_values_arrive_as_declared(tmp_path, monkeypatch):
+    """Lists, pairs, numbers and choices reach the commands as their types say (plain coercion)."""
+    monkeypatch.chdir(tmp_path)
+    r = invoke("diff", SEED, "--planes", "openai-mcp/1.0.0 (ChatGPT)", "openai-mcp/1.0.0", "-f", "json")
+    assert r.exit_code == 0 and [p["user_agent"] for p in json.loads(r.stdout)["planes"]] == [
+        "openai-mcp/1.0.0 (ChatGPT)", "openai-mcp/1.0.0"]
+    r = invoke("analyze", SEED, SEED, "-f", "json", "--evidence", "1", "--fail-on", "never")
+    doc = json.loads(r.stdout)
+    assert r.exit_code == 0 and len(doc["inputs"]) == 1 and all(len(f["evidence"]) <= 1 for f in doc["findings"])
 
 
 def test_analyse_is_a_hidden_alias():
