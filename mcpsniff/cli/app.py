@@ -6,7 +6,6 @@ each command imports the stages it runs when it runs, so starting is as fast as 
 
 from __future__ import annotations
 
-import difflib
 import re
 import sys
 from typing import Annotated, Any, Sequence
@@ -41,6 +40,8 @@ def usage_line(e: Any, args: Sequence[str] = ()) -> str:
         unknown = _NO_SUCH_COMMAND.match(message)
         ctx = getattr(e, "ctx", None)
         if unknown and ctx is not None:
+            import difflib
+
             names = sorted(n for n, c in getattr(ctx.command, "commands", {}).items() if not c.hidden)
             close = difflib.get_close_matches(unknown.group(1), names, n=1)
             hint = f"did you mean {close[0]}? " if close else ""
