@@ -7,6 +7,8 @@
 Two kinds of generated parts, so that what the docs show is what the commands print:
 
 - the README's rules table (between ``<!-- rules:start -->`` and ``<!-- rules:end -->``);
+- docs/schema.md's table of the exchange columns (between ``<!-- columns:start -->`` and
+  ``<!-- columns:end -->``), from the column spec ``mcpsniff.model.columns.COLUMNS``;
 - command output, in README.md and docs/*.md, between
   ``<!-- generated[OPTIONS]: COMMAND -->`` and ``<!-- /generated -->``: COMMAND runs with
   bash from the repository root (``.venv/bin/mcpsniff`` is the mcpsniff next to this
@@ -31,8 +33,13 @@ sys.path.insert(0, str(ROOT))
 
 from mcpsniff import render  # noqa: E402
 from mcpsniff.documents import rules  # noqa: E402
+from mcpsniff.model.columns import COLUMNS  # noqa: E402
 
 START, END = "<!-- rules:start -->\n", "<!-- rules:end -->"
+COLS_START, COLS_END = "<!-- columns:start -->\n", "<!-- columns:end -->"
+#: the Parquet export's columns beyond the exchange table's
+PARQUET_ONLY = [("source", "VARCHAR", "the capture file the exchange came from"),
+                ("day", "VARCHAR", "partition: UTC day of `t_req`, `YYYY-MM-DD`")]
 GENERATED = re.compile(r"(<!-- generated(?:\[(?P<opts>[^\]]*)\])?: (?P<cmd>.+?) -->\n)(?P<body>.*?)(<!-- /generated -->)", re.S)
 #: lines that name the machine's own versions (a report's environment block)
 MACHINE_LINES = re.compile(r"^(mitmproxy|python):\s.*$", re.M)
@@ -68,11 +75,22 @@ def body_for(opts: str, cmd: str) -> str:
     return out if out.endswith("\n") else out + "\n"
 
 
+def columns_table() -> str:
+    rows = [(c.name, c.type, c.doc) for c in COLUMNS] + PARQUET_ONLY
+    return "| column | type | what |\n|---|---|---|\n" + "".join(f"| `{n}` | {t} | {d} |\n" for n, t, d in rows)
+
+
+def between(text: str, start: str, end: str, body: str) -> str:
+    head, rest = text.split(start, 1)
+    _, tail = rest.split(end, 1)
+    return head + start + body + end + tail
+
+
 def updated(text: str, path: str) -> str:
     if path == "README.md":
-        head, rest = text.split(START, 1)
-        _, tail = rest.split(END, 1)
-        text = head + START + render.render("rules", "markdown", rules.document()) + END + tail
+        text = between(text, START, END, render.render("rules", "markdown", rules.document()))
+    if path == "docs/schema.md":
+        text = between(text, COLS_START, COLS_END, columns_table())
     return GENERATED.sub(lambda m: m.group(1) + body_for(m.group("opts"), m.group("cmd")) + m.group(5), text)
 
 

@@ -176,9 +176,8 @@ class _Flush:
 _STOP = object()
 #: seconds the writer thread waits after waking for more records to write in the same batch: fewer
 #: thread switches (each one costs the server's event loop the GIL) and a thread that runs warm (its
-#: code and data still in the CPU's caches from the record before): measured in a FastMCP server,
-#: 36-49 us of writer CPU per request at 250 ms against 64-77 us at 20 ms; records reach the file up
-#: to 250 ms later (flush and close do not wait for it)
+#: code and data still in the CPU's caches from the record before; docs/performance.md); records
+#: reach the file up to 250 ms later (flush and close do not wait for it)
 LINGER = 0.25
 MAX_BATCH = 1000
 

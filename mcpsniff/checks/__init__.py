@@ -1,18 +1,18 @@
 """Checks: the rule catalogue applied to a Model.
 
-- ``catalogue``  the rules as data: text, citations, scope (eras, since), detail templates
-- ``engine``     scope, per-plane grouping, findings; the ``@check`` registry
-- ``session``, ``version``, ``messages``, ``cors``, ``modern``, ``observations``: one check per rule
+- ``rules/``     one module per rule: its data, citations, detail template and check
+- ``catalogue``  the registry: the rule modules, discovered, in catalogue order
+- ``rule``       what a rule is (``Rule``, ``Citation``, ``Selection``) and the citation helpers
+- ``shared``     SQL helpers and traffic facts that several rules' checks use
+- ``engine``     scope, per-plane grouping, findings, and a finding's evidence
 
-Adding a rule: its entry in ``catalogue``, its ``@check`` function in a topic
-module, a golden case and a near miss in ``tests/checks/test_golden.py``.
+Adding a rule: one module in ``rules/`` and its case file in ``tests/checks/cases/``
+(docs/architecture.md shows one).
 """
 
 from . import catalogue
-from .catalogue import Citation, Rule
-from .engine import CHECKS, Finding, Selection, checked, run_checks
+from .catalogue import CHECKS
+from .engine import Finding, checked, evidence, marks, run_checks
+from .rule import Citation, Rule, Selection
 
-# the topic modules register their checks with the engine when imported
-from . import cors, messages, modern, observations, session, version  # noqa: E402, F401  isort: skip
-
-__all__ = ["CHECKS", "Citation", "Finding", "Rule", "Selection", "catalogue", "checked", "run_checks"]
+__all__ = ["CHECKS", "Citation", "Finding", "Rule", "Selection", "catalogue", "checked", "evidence", "marks", "run_checks"]

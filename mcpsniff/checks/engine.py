@@ -1,14 +1,16 @@
 """The check engine: applies every catalogue rule's check to a Model.
 
-A check (registered with :func:`check`) only *selects*: it returns a :class:`Selection` -- a SQL
+A check (``check`` of a rule's module, :mod:`mcpsniff.checks.rules`) only *selects*: it returns a :class:`Selection` -- a SQL
 predicate over the exchange table and, optionally, the SQL aggregates its rule's ``detail``
 template needs for one plane's selected exchanges. The engine does the rest, the same way for
 every rule:
 
 - keeps only exchanges in the rule's scope (``Rule.eras``, ``Rule.since``);
 - groups what is left per plane into one :class:`Finding` (count, by method, the spec version
-  to cite, the predicate that finds its exchanges again as evidence) -- one scan per rule;
-- fills the rule's ``detail`` template (:func:`fill`).
+  to cite) -- one scan per rule;
+- fills the rule's ``detail`` template (:func:`fill`);
+- finds a finding's exchanges again when a document asks for them (:func:`evidence`,
+  :func:`marks`): a finding is plain data and carries no SQL.
 
 Checks stay silent where the data is unknown: truncated bodies, sessions never seen issued,
 exchanges of another era.
@@ -19,55 +21,23 @@ from __future__ import annotations
 import string
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, Callable
+from typing import Any
 
 from ..model import Model
-from ..model.model import quote
+from ..model.sql import LABEL, SPEC_VERSION, quote
 from . import catalogue
-from .catalogue import SEVERITIES, Rule
-
-
-@dataclass(frozen=True)
-class Selection:
-    """What a check returns: the exchanges that break its rule, and how to describe them.
-
-    ``where`` is a SQL predicate over the table ``m``. ``values`` maps the names the rule's
-    ``detail`` template uses (besides ``count``) to SQL aggregates over one plane's selected rows
-    (the group's plane is ``s.plane``); ``post`` may turn the fetched values into their final form.
-    """
-
-    where: str
-    values: dict[str, str] = field(default_factory=dict)
-    post: Callable[[dict[str, Any]], dict[str, Any]] | None = None
-
-
-NOTHING = Selection("FALSE")
-
-Check = Callable[[Model], Selection]
-#: rule id -> its check (filled by the @check decorators of the topic modules)
-CHECKS: dict[str, Check] = {}
-
-
-def check(rule_id: str) -> Callable[[Check], Check]:
-    """Register the decorated function as the check of ``rule_id`` (which must be in the catalogue)."""
-    catalogue.get(rule_id)  # KeyError naming the known ids for a typo
-
-    def register(fn: Check) -> Check:
-        if rule_id in CHECKS:
-            raise ValueError(f"two checks for rule {rule_id!r}")
-        CHECKS[rule_id] = fn
-        return fn
-
-    return register
+from .catalogue import CHECKS, SEVERITIES, Rule
+from .rule import Selection
 
 
 @dataclass
 class Finding:
+    """One rule broken on one plane: plain data (the exchanges behind it: :func:`evidence`)."""
+
     rule: str
     severity: str
     plane: str
     count: int
-    where: str  # SQL predicate over m: this finding's exchanges (evidence, diagram marks)
     by_method: dict[str, int] = field(default_factory=dict)
     version: str | None = None  # spec version the rule is cited for
     values: dict[str, Any] = field(default_factory=dict)
@@ -116,15 +86,24 @@ def in_scope(model: Model, rule: Rule) -> str:
     return pred
 
 
+def selection(model: Model, rule_id: str) -> Selection:
+    """What the rule's check selects in this model (worked out once per model and rule)."""
+    return model.memo(f"selection:{rule_id}", lambda: CHECKS[rule_id](model))
+
+
+def selected(model: Model, rule: Rule, sel: Selection) -> str:
+    """SQL predicate: the exchanges in the rule's scope that its check selected."""
+    return f"({in_scope(model, rule)}) AND ({sel.where})"
+
+
 def per_plane(model: Model, rule: Rule, sel: Selection) -> list[Finding]:
     """One finding per plane with selected exchanges (one scan of the table)."""
-    scope = in_scope(model, rule)
-    where = f"({scope}) AND ({sel.where})"
+    where = selected(model, rule, sel)
     names = list(sel.values)
     vals = "".join(f", CASE WHEN GROUPING(label) = 1 AND GROUPING(v) = 1 THEN {sel.values[n]} END" for n in names)
     rows = model.rows(f"""
         SELECT s.plane, label, v, GROUPING(label) AS gl, GROUPING(v) AS gv, count(*) AS n{vals}
-        FROM (SELECT *, {Model.LABEL} AS label, {Model.SPEC_VERSION} AS v FROM m WHERE {where}) AS s
+        FROM (SELECT *, {LABEL} AS label, {SPEC_VERSION} AS v FROM m WHERE {where}) AS s
         GROUP BY GROUPING SETS ((s.plane), (s.plane, label), (s.plane, v))""")
     by: dict[str, dict[str, Any]] = {}
     for plane, label, v, gl, gv, n, *vs in rows:
@@ -143,7 +122,6 @@ def per_plane(model: Model, rule: Rule, sel: Selection) -> list[Finding]:
         version = min(versions, key=lambda k: (-versions[k], k)) if versions else None
         values = sel.post(e["values"]) if sel.post else e["values"]
         out.append(Finding(rule=rule.id, severity=rule.severity, plane=plane, count=e["count"],
-                           where=f"{where} AND plane = {quote(plane)}",
                            by_method=dict(sorted(e["methods"].items())), version=version, values=values))
     return out
 
@@ -152,9 +130,8 @@ def firing(model: Model, selections: dict[str, Selection]) -> set[str]:
     """The rules with at least one selected exchange: one scan of the table for all the plain
     conditions; a condition with a subquery gets a scan of its own (inside one big aggregate
     DuckDB cannot decorrelate it, and the whole scan slows down tenfold), as a WHERE clause: there
-    DuckDB filters on the plain parts first (1M exchanges: 0.01 s against 0.23 s for
-    unknown-session-wrong-status)."""
-    live = {rid: f"({in_scope(model, catalogue.get(rid))}) AND ({sel.where})"
+    DuckDB filters on the plain parts first, so a rare condition costs little."""
+    live = {rid: selected(model, catalogue.get(rid), sel)
             for rid, sel in selections.items() if sel.where.strip() != "FALSE"}
     plain = [r for r in live if "SELECT" not in live[r].upper()]
     hits: set[str] = set()
@@ -171,7 +148,7 @@ def run_checks(model: Model) -> list[Finding]:
     One scan finds the rules that fire at all; only those are grouped per plane (one scan each)."""
     if model.empty:
         return []
-    selections = {rule.id: CHECKS[rule.id](model) for rule in catalogue.RULES.values()}
+    selections = {rule.id: selection(model, rule.id) for rule in catalogue.RULES.values()}
     hits = firing(model, selections)
     findings: list[Finding] = []
     for rule in catalogue.RULES.values():
@@ -195,18 +172,19 @@ def checked(model: Model) -> dict[str, list[str]]:
     return out
 
 
-def in_list(values: list[Any]) -> str:
-    """A SQL ``IN (...)`` list (``IN (NULL)`` matches nothing when empty)."""
-    return "(" + (", ".join(quote(v) if not isinstance(v, (int, float)) else str(v) for v in values) or "NULL") + ")"
+
+def finding_where(model: Model, finding: Finding) -> str:
+    """SQL predicate: the exchanges behind a finding (its rule's selection, in scope, on its plane)."""
+    rule = catalogue.get(finding.rule)
+    return f"{selected(model, rule, selection(model, rule.id))} AND plane = {quote(finding.plane)}"
 
 
-def distinct(model: Model, column: str, where: str = "TRUE", table: str = "m") -> list[Any]:
-    """The distinct non-NULL values of a column of the exchanges (or of ``table``), in order: to test
-    in Python once per value, not per row, or to list in a condition instead of a subquery (a
-    condition with a subquery costs a scan of its own)."""
-    return [v for (v,) in model.rows(f"SELECT DISTINCT {column} FROM {table} WHERE {column} IS NOT NULL AND ({where}) ORDER BY 1")]
+def evidence(model: Model, finding: Finding, limit: int | None = None) -> list[dict[str, Any]]:
+    """The exchanges behind a finding, in time order (at most ``limit``), as plain dicts."""
+    return model.evidence(finding_where(model, finding), limit)
 
 
-def matching(model: Model, column: str, test: Callable[[Any], bool], where: str = "TRUE") -> str:
-    """SQL predicate: the column's value is one of those passing ``test`` (tested once per distinct value)."""
-    return f"({column} IN {in_list([v for v in distinct(model, column, where) if test(v)])})"
+def marks(model: Model, findings: list[Finding]) -> str | None:
+    """SQL predicate: the exchanges behind any of ``findings`` (None when there are none), for
+    :meth:`Model.runs` to mark."""
+    return " OR ".join(f"({finding_where(model, f)})" for f in findings) or None

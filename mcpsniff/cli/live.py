@@ -4,8 +4,8 @@ It classifies with the analysis's own code: every recorded exchange becomes a
 model row (``model.row_of``) and a refresh derives planes, sessions and echo
 classes with ``model.derive`` and counts them with ``Model.plane_facts``, the
 numbers ``mcpsniff analyze`` prints for the same file.  Exchanges "without a
-response" are ``Model.NO_RESPONSE`` of MCP traffic, what the ``no-response``
-finding counts: a client that disconnects after a complete response (mitmproxy's
+response" are ``Model.NO_RESPONSE`` of MCP traffic, what the rule on exchanges
+without a response counts: a client that disconnects after a complete response (mitmproxy's
 ``Client disconnected.``) is no failure.  Refreshes are spaced by how long the
 last one took, so a long capture costs the proxy little.
 """

@@ -13,8 +13,10 @@ from datetime import datetime, timezone
 from typing import Any, Callable, Iterable
 
 from .. import __version__, model
-from ..checks import Finding, catalogue, checked, run_checks
+from ..checks import Finding, catalogue, checked, engine, run_checks
 from ..checks.catalogue import SEVERITIES
+from ..checks.rules import requests_refused
+from ..checks.shared import failed_answers, mostly_failed
 from ..load import Problem
 from ..model import Model
 from ..schema import SCHEMA_VERSION
@@ -64,13 +66,13 @@ VERDICTS = ("fail", "warn", "refused", "ok")
 
 def verdict(findings: list[Finding]) -> str:
     """A plane's verdict from its client-party findings: fail (an error), warn (a warning);
-    refused when most of its traffic failed (requests-refused), so it is never a bare ok; else ok."""
+    refused when most of its traffic failed (the refusal observation), so it is never a bare ok; else ok."""
     sev = {f.severity for f in findings if f.party == "client"}
     if "error" in sev:
         return "fail"
     if "warning" in sev:
         return "warn"
-    return "refused" if any(f.rule == "requests-refused" for f in findings) else "ok"
+    return "refused" if any(f.rule == requests_refused.RULE.id for f in findings) else "ok"
 
 
 def likely_causes(f: Finding, findings: list[Finding]) -> list[str]:
@@ -82,9 +84,10 @@ def likely_causes(f: Finding, findings: list[Finding]) -> list[str]:
     return same or [c for c in causes if any(g.rule == c for g in findings)]
 
 
-def evidence(m: Model, where: str, limit: int | None) -> list[dict[str, Any]]:
+def evidence(m: Model, f: Finding, limit: int | None) -> list[dict[str, Any]]:
+    """The exchanges behind a finding, as the engine finds them again."""
     out = []
-    for e in m.evidence(where, limit):
+    for e in engine.evidence(m, f, limit):
         t = e.pop("t")
         out.append({"id": e.pop("id"), "source": e.pop("source"), "time": iso(t), **e})
     return out
@@ -106,7 +109,7 @@ def finding_dict(a: Analysis, f: Finding, evidence_limit: int | None) -> dict[st
         "likely_cause": likely_causes(f, a.findings),
         "explanation": rule.explanation,
         "spec": {"source": cit.source, "version": cit.version, "section": cit.section, "url": cit.url, "quote": cit.quote},
-        "evidence": evidence(a.model, f.where, evidence_limit),
+        "evidence": evidence(a.model, f, evidence_limit),
         "evidence_total": f.count,
     }
 
@@ -159,14 +162,11 @@ def rule_dicts() -> list[dict[str, Any]]:
 
 def capture_failed(a: Analysis) -> dict[str, Any] | None:
     """When most MCP exchanges of the whole capture failed: how many, and the most frequent answers."""
-    from ..checks.observations import FAILED, TOP_ANSWERS_SQL, mostly_failed, top_answers
-
     m = a.model
     f = m.failures()
     if not mostly_failed(f["failed"], f["exchanges"]):
         return None
-    pairs = m.value("SELECT " + TOP_ANSWERS_SQL.replace("{where}", f"{FAILED} AND {m.MCP}"))
-    return {**f, "answers": top_answers(pairs)}
+    return {**f, "answers": failed_answers(m)}
 
 
 def document(a: Analysis, *, evidence_limit: int | None = 10, plane: str | None = None) -> dict[str, Any]:
@@ -198,6 +198,7 @@ def document(a: Analysis, *, evidence_limit: int | None = 10, plane: str | None 
             "capture_failed": capture_failed(a),
         },
         "findings": [finding_dict(a, f, evidence_limit) for f in a.findings],
+        "authorization": [x for x in m.authorization() if plane is None or x["user_agent"] == plane],
         "rules": rule_dicts(),
         "problems": [str(p) for p in m.problems],
     }

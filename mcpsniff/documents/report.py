@@ -26,6 +26,7 @@ from typing import Any
 
 from .. import __version__
 from ..capture.versions import mitmproxy_version
+from ..checks import marks
 from ..schema import SCHEMA_VERSION
 from .analysis import DOC_VERSION, VERDICTS, Analysis, document, is_client_error, iso
 
@@ -182,10 +183,10 @@ def sequence(a: Analysis, doc: dict[str, Any], ids: Pseudonyms) -> dict[str, Any
         }
         for u in shown
     ]
-    error_where = [f"({f.where})" for f in a.findings if is_client_error(f) and f.plane in shown]
+    marked = marks(a.model, [f for f in a.findings if is_client_error(f) and f.plane in shown])
     quota = max(4, DETAIL["steps"] // max(len(shown), 1))
     per_plane: dict[str, list[dict[str, Any]]] = {u: [] for u in shown}
-    for r in a.model.runs(shown, " OR ".join(error_where) or None, quota):
+    for r in a.model.runs(shown, marked, quota):
         per_plane[r["plane"]].append(_step(r, ids) if r["kind"] == "run" else _gap(r))
     steps = [s for u in shown for s in per_plane[u]]
     steps.sort(key=lambda s: s["_t"])

@@ -13,7 +13,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from ..load import InputInfo, Problem
-from ..mcp import ERA_FAMILY, EXCHANGE_ERAS, LEGACY_VERSION, MODERN_VERSION
+from ..mcp import ERA_FAMILY, EXCHANGE_ERAS
+from . import sql
+from .sql import quote
 
 if TYPE_CHECKING:  # the Model is handed its connection; importing it (the rule catalogue does) needs no DuckDB
     import duckdb
@@ -26,11 +28,6 @@ def _status_key(status: int) -> str:
     return "none" if status < 0 else str(status)
 
 
-def quote(s: str) -> str:
-    """A SQL string literal."""
-    return "'" + str(s).replace("'", "''") + "'"
-
-
 @dataclass
 class Model:
     con: duckdb.DuckDBPyConnection  # holds tables m (exchanges) and sessions
@@ -40,17 +37,14 @@ class Model:
     _memo: dict[str, Any] = field(default_factory=dict, repr=False)
     _owner: Any = field(default=None, repr=False)  # the Store (keeps its temporary directory alive)
 
-    # SQL building blocks for the checks (columns of m)
-    OK = "(status BETWEEN 200 AND 299)"
-    LABEL = "coalesce(rpc_method, http_method)"
-    MCP = "(era <> 'other')"
-    #: the exchange ended (or the capture stopped) before any response arrived: the one definition
-    #: the ``no-response`` rule, the refusal counts and the live summary use
-    NO_RESPONSE = "(error IS NOT NULL AND status < 0)"
-    #: the spec version an exchange is judged by: the negotiated one (handshake), 2026-07-28
-    #: (modern), 2024-11-05 (legacy); NULL where it is unknown
-    SPEC_VERSION = (f"(CASE WHEN neg_version IS NOT NULL THEN neg_version WHEN era = 'modern' THEN '{MODERN_VERSION}' "
-                    f"WHEN era = 'legacy' THEN '{LEGACY_VERSION}' END)")
+    # SQL building blocks for the checks (columns of m), spelled once in model/sql.py
+    OK = sql.OK
+    LABEL = sql.LABEL
+    MCP = sql.MCP
+    NO_RESPONSE = sql.NO_RESPONSE
+    FAILED = sql.FAILED
+    STATE = sql.STATE
+    SPEC_VERSION = sql.SPEC_VERSION
 
     @property
     def empty(self) -> bool:
@@ -61,7 +55,8 @@ class Model:
             self._owner.close()
 
     def memo(self, key: str, compute: Callable[[], Any]) -> Any:
-        """A fact worked out once per model (for facts that live beside a check, not in the model)."""
+        """A value worked out once per model, under a key of its own (a declared fact of
+        :mod:`.facts`, a rule's selection)."""
         if key not in self._memo:
             self._memo[key] = compute()
         return self._memo[key]
@@ -125,7 +120,7 @@ class Model:
         """MCP exchanges that failed (4xx/5xx or no response) out of all MCP exchanges."""
         if self.empty:
             return {"failed": 0, "exchanges": 0}
-        failed, total = self.rows(f"SELECT count(*) FILTER (status >= 400 OR status < 0), count(*) FROM m WHERE {self.MCP}")[0]
+        failed, total = self.rows(f"SELECT count(*) FILTER ({sql.FAILED}), count(*) FROM m WHERE {self.MCP}")[0]
         return {"failed": failed, "exchanges": total}
 
     # -- per plane ----------------------------------------------------------------------------------
@@ -200,6 +195,36 @@ class Model:
                                               "response_end_ms": summary(ne, qe), "first_event_ms": summary(nf, qf)})
         return out
 
+    #: what an authorization exchange was, from its URL (``role = 'auth'``), and the endpoint's own
+    #: refusals of a credential: 401 (authenticate) and 403 (e.g. insufficient_scope: step-up)
+    AUTH_KIND = """(CASE
+        WHEN role = 'auth' AND contains(url, '/.well-known/') THEN 'discovery'
+        WHEN role = 'auth' AND regexp_matches(url, '/token/?([?#]|$)') THEN 'token'
+        WHEN role = 'auth' AND regexp_matches(url, '/regist(er|ration)/?([?#]|$)') THEN 'registration'
+        WHEN role = 'auth' AND regexp_matches(url, '/authori[sz](e|ation)/?([?#]|$)') THEN 'authorize'
+        WHEN role = 'auth' THEN 'metadata'
+        WHEN era <> 'other' AND status = 401 THEN 'unauthorized'
+        WHEN era <> 'other' AND status = 403 THEN 'forbidden' END)"""
+
+    def authorization(self) -> list[dict[str, Any]]:
+        """Per plane with authorization traffic or credential refusals: how many exchanges of each
+        kind (discovery, metadata, registration, authorize, token; the endpoint's 401 and 403),
+        with their statuses, and whether the plane's endpoint traffic succeeded after its last 401."""
+        if self.empty:
+            return []
+        rows = self.rows(f"""
+            SELECT plane, kind, count(*), histogram(status), max(t_req)
+            FROM (SELECT plane, status, t_req, {self.AUTH_KIND} AS kind FROM m WHERE role = 'auth' OR status IN (401, 403))
+            WHERE kind IS NOT NULL GROUP BY plane, kind ORDER BY plane, min(t_req)""")
+        out: dict[str, dict[str, Any]] = {}
+        for plane, kind, n, hist, last in rows:
+            e = out.setdefault(plane, {"user_agent": plane, "kinds": {}, "retried_ok": None})
+            e["kinds"][kind] = {"count": n, "statuses": {_status_key(k): v for k, v in sorted(dict(hist).items())}}
+            if kind == "unauthorized":
+                e["retried_ok"] = bool(self.value(
+                    f"SELECT count(*) FROM m WHERE plane = ? AND era <> 'other' AND {self.OK} AND t_req > ?", [plane, last]))
+        return list(out.values())
+
     def planes_where(self, predicates: list[str]) -> list[set[str]]:
         """For each SQL predicate, the planes with at least one exchange it holds for (one scan)."""
         if self.empty or not predicates:
@@ -246,7 +271,7 @@ class Model:
         """What else ties a plane's MCP requests together when the session header does not:
         ``_meta`` values such as ``openai/session``, W3C trace ids, client connections.
         Per key: how many distinct values, on how many requests (most requests first)."""
-        from .rows import CORR_KV, CORR_SEP
+        from .columns import CORR_KV, CORR_SEP
 
         per_key: dict[str, dict[str, int]] = {}
         for encoded, n in self.rows(f"SELECT corr, count(*) FROM m WHERE plane = ? AND {self.MCP} AND corr IS NOT NULL "
@@ -267,16 +292,38 @@ class Model:
         """The exchanges matching a predicate, as plain dicts (time order, at most ``limit``)."""
         lim = f" LIMIT {int(limit)}" if limit else ""
         out = []
-        for (exid, src, line, t, plane, http_method, method, status, sid, resp_sid, pv, hnames, error) in self.rows(
-                f"SELECT exid, src, line, t_req, plane, http_method, rpc_method, status, req_sid, resp_sid, pv_hdr, hnames, error "
-                f"FROM m WHERE {where} ORDER BY pos{lim}"):
+        for (exid, src, line, t, plane, http_method, method, status, sid, resp_sid, pv, hnames, error, role, state,
+             why) in self.rows(
+                f"SELECT exid, src, line, t_req, plane, http_method, rpc_method, status, req_sid, resp_sid, pv_hdr, hnames, "
+                f"error, role, {self.STATE}, why FROM m WHERE {where} ORDER BY pos{lim}"):
             out.append({
                 "id": exid, "source": f"{self.inputs[src].name}:{line}", "t": t, "plane": plane,
                 "http_method": http_method, "method": method, "status": status if status >= 0 else None,
                 "session_id": sid, "response_session_id": resp_sid, "protocol_version": pv,
                 "headers": [h for h in hnames.split(",") if h] if isinstance(hnames, str) else [], "error": error,
+                "role": role, "session_state": state, "explanation": why,
             })
         return out
+
+    def timeline(self, where: str, marks: dict[str, str], limit: int | None = None) -> list[dict[str, Any]]:
+        """The exchanges matching ``where`` as an explained timeline (time order), grouped per plane
+        and session: role, session state, explanation, and the names of ``marks`` (name -> SQL
+        predicate, e.g. a finding's exchanges) that hold for each. ``limit``: exchanges per group."""
+        if self.empty:
+            return []
+        names = list(marks)
+        fed = ("list_filter([" + ", ".join(f"CASE WHEN coalesce({marks[n]}, false) THEN {quote(n)} END" for n in names)
+               + "], lambda x: x IS NOT NULL)") if names else "[]::VARCHAR[]"
+        lim = f"WHERE k <= {int(limit)}" if limit else ""
+        cols = ("pos", "t", "plane", "sid", "http_method", "method", "status", "req_sid", "resp_sid", "role", "era",
+                "state", "why", "echo", "error", "rules", "n_group")
+        rows = self.rows(f"""
+            SELECT * EXCLUDE (k, first) FROM (
+              SELECT pos, t_req, plane, sid, http_method, rpc_method, status, req_sid, resp_sid, role, era, {self.STATE},
+                     why, echo, error, {fed}, count(*) OVER g, row_number() OVER (g ORDER BY pos) AS k, min(pos) OVER g AS first
+              FROM m WHERE {where} WINDOW g AS (PARTITION BY plane, sid)) {lim}
+            ORDER BY plane, first, pos""")
+        return [dict(zip(cols, r)) for r in rows]
 
     def runs(self, planes: list[str], marked: str | None, keep: int) -> list[dict[str, Any]]:
         """Runs of consecutive identical MCP requests of each plane in ``planes``, at most about
@@ -300,9 +347,8 @@ class Model:
         # the runs are found on narrow rows (position, plane, key): one window over them marks where
         # a run starts and numbers the rows; the runs are counted from their starts. What a run shows
         # is read afterwards from its first exchange, for the few runs kept, and its statuses counted
-        # for those only, from the positions it spans (1M exchanges in 773,606 runs: a histogram for
-        # every run took 1.95 s against 1.05 s; a second window numbering runs over every row and its
-        # rows kept for the histograms: 1.05 s against 0.7 s)
+        # for those only, from the positions it spans: a capture can hold nearly as many runs as
+        # exchanges, so nothing is computed per run that the few kept do not need
         rows = self.rows(f"""
             WITH r AS (
               SELECT pos, plane, {mark} AS mark,

@@ -4,7 +4,7 @@ pandas): the path for fleets whose logs outgrow one file.
 
 Layout: Hive partitions by UTC day of the request, ``DIR/day=YYYY-MM-DD/data_0.parquet``, zstd
 compressed; one row per exchange with the columns the analysis reads
-(:data:`mcpsniff.model.rows.COLUMNS`, documented in docs/schema.md), plus ``source`` (the
+(:data:`mcpsniff.model.columns.COLUMNS`, documented in docs/schema.md), plus ``source`` (the
 capture file the row came from, ``src`` its position among the inputs, ``line`` its line there). The rows are
 redacted as recorded: nothing leaves that was not in the capture.
 """
@@ -16,19 +16,18 @@ import os
 from typing import TYPE_CHECKING
 
 from ..errors import UsageError
-from .rows import COLUMNS
+from .columns import COLUMNS
+from .sql import quote as _lit
 
 if TYPE_CHECKING:
     from .model import Model
 
 #: the columns of every file (the partition column ``day`` comes from the directory names)
-FILE_COLUMNS = tuple(c for c, _ in COLUMNS) + ("source",)
+FILE_COLUMNS = tuple(c.name for c in COLUMNS) + ("source",)
 PARTITION = "day"
 DAY_MICROS = 86_400_000_000
 
 
-def _lit(s: str) -> str:
-    return "'" + s.replace("'", "''") + "'"
 
 
 def relation(directory: str) -> str:
@@ -40,9 +39,8 @@ def relation(directory: str) -> str:
 def write(model: "Model", directory: str) -> int:
     """Write the model's exchanges under ``directory`` (new or empty); returns the rows written.
 
-    One file per day, each written on its own (rows by time): DuckDB's ``PARTITION_BY`` took three
-    times as long for the same files (1M exchanges of one day: 12.1 s against 3.8 s) and ran out of
-    the 200MB memory limit once."""
+    One file per day, each written on its own (rows by time): DuckDB's ``PARTITION_BY`` is several
+    times slower for the same files and can run out of the default memory limit."""
     if os.path.exists(directory) and (not os.path.isdir(directory) or os.listdir(directory)):
         raise UsageError(f"{directory}: exists and is not an empty directory; name a new one")
     names = [i.name for i in model.inputs]

@@ -66,9 +66,8 @@ class _Range(io.RawIOBase):
 
     def read(self, size: int | None = -1) -> bytes:
         """Up to ``size`` bytes (the rest of the range when negative) in one ``pread``: DuckDB reads
-        32 MiB at a time, and ``RawIOBase.read`` would zero a fresh buffer, read into it and copy it
-        again (500 MB through that took 1.25-1.29 s against 0.95-0.96 s this way; DuckDB's own file
-        reader 0.6 s)."""
+        large blocks at a time, and ``RawIOBase.read`` would zero a fresh buffer, read into it and
+        copy it again."""
         left = self._length - self._pos
         want = left if size is None or size < 0 else max(0, min(size, left))
         got = os.pread(self._fd, want, self._start + self._pos) if want else b""

@@ -1,13 +1,14 @@
 """The exchange table, in DuckDB: bounded memory (DuckDB spills past its memory limit), columnar,
 multi-threaded.
 
-Inputs land in tables of one row per exchange (the columns of :data:`mcpsniff.model.rows.COLUMNS`):
+Inputs land in tables of one row per exchange (the columns of :data:`mcpsniff.model.columns.COLUMNS`):
 
 - large plain or gzip JSONL files through the fast reader (:mod:`mcpsniff.model.fast`: DuckDB's
   ``read_json`` extracts the columns in SQL), when the whole file is clean: a table ``f<src>`` each,
   or ``f<src>_<i>`` for each piece of a big plain file read in pieces at once (:mod:`.pieces`);
 - everything else (HAR, flow files, pipes, small files, files with bad lines) through the careful
-  reader (:func:`mcpsniff.model.rows.row_of`, in chunks, so memory stays bounded too) into ``x``.
+  reader (:mod:`mcpsniff.model.rows`: records validated one by one, their columns made by the same
+  SQL in chunks, so memory stays bounded too) into ``x``.
 
 ``derive`` numbers the exchanges by time: ``pos`` (0..n-1) is the handle every later stage uses
 for an exchange.
@@ -24,35 +25,33 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, NamedTuple
 
 import duckdb
-import numpy as np
 import pandas as pd
 
 from .. import load
 from ..load import InputInfo, Problem, Reading
 from ..errors import LoadError, ResourceError, UsageError
 from . import fast, parquet, pieces
-from .rows import COLUMNS, chunk_frame, no_gc, row_of
+from .columns import COLUMNS
+from .rows import chunk_frame, insert_sql, no_gc, row_of
+from .sql import quote as _lit
 
-#: DuckDB's memory limit; past it the table spills to a temporary directory. Measured on 1M
-#: exchanges: 200MB keeps the peak RSS near 410 MiB; 1GB is about a third faster (9.8 s against
-#: 15.7 s) at 1.2 GB
+#: DuckDB's memory limit; past it the table spills to a temporary directory (a larger limit is
+#: faster and costs as much more memory; docs/performance.md)
 MEMORY_LIMIT = os.environ.get("MCPSNIFF_MEMORY_LIMIT", "200MB")
 #: how far the limit may grow for a statement DuckDB cannot finish by spilling (some joins and
 #: windows need their working set in memory): doubled at each try, up to this
 MEMORY_MAX = os.environ.get("MCPSNIFF_MEMORY_MAX", "1GB")
 #: bytes of DuckDB memory per exchange the analysis starts with (at least MCPSNIFF_MEMORY_LIMIT, at
-#: most MCPSNIFF_MEMORY_MAX): at 10M exchanges its session facts statement ran out of memory at
-#: 200MB and was run again at 400MB; starting there saved that attempt (analyze 178 s against 188 s,
-#: peak RSS the same 735 MB). Below 5M exchanges the limit stays as set.
+#: most MCPSNIFF_MEMORY_MAX): a big capture's session facts statement would otherwise run out at
+#: the default limit and be run again with it doubled. Below 5M exchanges the limit stays as set.
 ROW_MEMORY = 40
 #: DuckDB threads of the fast reader's ``read_json`` (the rest of the analysis uses all cores): it
-#: keeps the file's order (row i is line i + 1), and on this project's 2-core VM within the memory
-#: limit one thread read 1M exchanges (1 GB) in 6.2-6.5 s where two took 8.3 s (two threads gain
-#: only with ~1 GB of memory: 4.0 s, RSS 780 MiB); the line count runs beside it on another core
+#: keeps the file's order (row i is line i + 1), and within the memory limit one thread reads
+#: faster than two (two gain only with much more memory); the line count runs beside it on another
+#: core
 FAST_READ_THREADS: int | str = os.environ.get("MCPSNIFF_FAST_READ_THREADS", 1)
 #: big JSONL files (or pieces of them) read at once (0: as many as DuckDB has threads), each by
-#: FAST_READ_THREADS: on the 2-core VM two 1M-exchange files took 7.5 s together against 13.0 s one
-#: after the other, and one such file in pieces 4.0-5.5 s against 7.5-10 s in one read
+#: FAST_READ_THREADS, so that every core reads (a single big file is cut into pieces for that)
 FAST_READ_FILES: int | str = os.environ.get("MCPSNIFF_FAST_READ_FILES", 0)
 #: the smallest piece a plain file is cut into for reads at once
 FAST_PIECE_MIN_BYTES = 8 * 1024 * 1024
@@ -179,14 +178,6 @@ class _Table(NamedTuple):
 
 CHUNK = 16384  # careful-reader rows per insert
 
-_SQL_TYPES = {np.int8: "TINYINT", np.int16: "SMALLINT", np.int32: "INTEGER", np.int64: "BIGINT",
-              np.float64: "DOUBLE", bool: "BOOLEAN"}
-
-
-def sql_type(kind: Any) -> str:
-    return "VARCHAR" if kind in ("cat", "str", "obj") else _SQL_TYPES[kind]
-
-
 class Store:
     """One DuckDB connection holding one capture's exchanges.
 
@@ -204,7 +195,7 @@ class Store:
             "memory_limit": f"{limit}B", "temp_directory": self._tmp.name, "preserve_insertion_order": True,
             **({"threads": threads} if threads else {}),
         }), limit, ceiling)
-        cols = ", ".join(f"{name} {sql_type(kind)}" for name, kind in COLUMNS)
+        cols = ", ".join(f"{c.name} {c.type}" for c in COLUMNS)
         self.con.execute(f"CREATE TABLE x ({cols})")
         #: one (SELECT of COLUMNS, rows come in (src, line) order) per input table
         self.parts: list[tuple[str, bool]] = [("SELECT * FROM x", True)]
@@ -218,12 +209,10 @@ class Store:
 
     # -- ingest ----------------------------------------------------------------------------------
     def insert_frame(self, frame: pd.DataFrame) -> None:
-        """Rows from the careful reader (a chunk_frame): NaN times become NULL."""
-        sel = ", ".join(f"CASE WHEN isnan({n}) THEN NULL ELSE {n} END" if k is np.float64 else
-                        (f"{n}::VARCHAR" if k in ("cat", "str", "obj") else n) for n, k in COLUMNS)
+        """Rows from the careful reader (a chunk_frame)."""
         self.con.register("chunk", frame)
         try:
-            self.con.execute(f"INSERT INTO x SELECT {sel} FROM chunk")
+            self.con.execute(insert_sql("chunk", "x"))
         finally:
             self.con.unregister("chunk")
 
@@ -285,8 +274,8 @@ class Store:
         """One read per file, or one per piece of a big plain file (:mod:`.pieces`): DuckDB reads a
         file in order on one thread, so a capture of fewer files than reads at once would leave cores
         idle. Pieces are about an ``at_once``-th of all the bytes (at least :data:`FAST_PIECE_MIN_BYTES`).
-        (Smaller pieces balance better but cost memory later: at 1M exchanges, four pieces on two
-        cores made the time sort outgrow the 200MB limit, RSS 663-669 MiB against 430-463 MiB for two.)"""
+        (Smaller pieces balance better but cost memory later: more pieces than reads at once make
+        the time sort outgrow the default memory limit.)"""
         total = sum(f.size for f in files)
         share = max(FAST_PIECE_MIN_BYTES, -(-total // at_once))
         jobs: list[_Job] = []
@@ -341,7 +330,7 @@ class Store:
             meta += [json.loads(m) for (m,) in self.con.execute(
                 f"SELECT meta FROM {t.name} WHERE kind = 'meta' ORDER BY rowid").fetchall()]
             n += t.exchanges
-            cols = ", ".join(f"rowid + {before + 1} AS line" if c == "line" else c for c, _ in COLUMNS)
+            cols = ", ".join(f"rowid + {before + 1} AS line" if c.name == "line" else c.name for c in COLUMNS)
             self.parts.append((f"SELECT {cols} FROM {t.name} WHERE kind = 'exchange'", True))
             before += t.lines
         return InputInfo(f.name, "jsonl", n, tuple(meta))
@@ -360,8 +349,8 @@ class Store:
             raise LoadError(f"{directory}: not a readable Parquet export ({str(e).splitlines()[0]})") from None
         table = f"f{first_src}"
         mapping = " ".join(f"WHEN {_lit(n)} THEN {first_src + i}" for i, n in enumerate(sources))
-        cols = ", ".join(f"(CASE source {mapping} END)::INTEGER AS src" if c == "src" else f"CAST({c} AS {sql_type(k)}) AS {c}"
-                         for c, k in COLUMNS)
+        cols = ", ".join(f"(CASE source {mapping} END)::INTEGER AS src" if c.name == "src" else f"CAST({c.name} AS {c.type}) AS {c.name}"
+                         for c in COLUMNS)
         try:
             self.con.execute(f"CREATE TABLE {table} AS SELECT {cols} FROM {rel}")
         except duckdb.Error as e:
@@ -434,8 +423,6 @@ class _Progress:
         self._on(self._size)
 
 
-def _lit(s: str) -> str:
-    return "'" + s.replace("'", "''") + "'"
 
 
 def is_gzip(name: str) -> bool:

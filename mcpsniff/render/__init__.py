@@ -68,6 +68,10 @@ FORMATS: dict[str, dict[str, Renderer]] = {
         "json": _json,
         "markdown": lambda doc, ctx: _m("diff_view").markdown(doc),
     },
+    "explain": {
+        "table": lambda doc, ctx: rich_text(lambda c: _m("explain_view").table(doc, c), ctx),
+        "json": _json,
+    },
     "har": {
         "json": _json,
     },

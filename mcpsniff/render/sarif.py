@@ -31,7 +31,7 @@ def _uri(path: str) -> str:
 
 
 def _name(rule_id: str) -> str:
-    """``session-id-dropped`` -> ``SessionIdDropped`` (SARIF's rule ``name`` is an identifier)."""
+    """``some-rule-id`` -> ``SomeRuleId`` (SARIF's rule ``name`` is an identifier)."""
     return "".join(w[:1].upper() + w[1:] for w in rule_id.replace("_", "-").split("-"))
 
 

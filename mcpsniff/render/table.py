@@ -141,6 +141,14 @@ def summary_line(doc: dict[str, Any]) -> Para:
                  f"findings: {found}"], style="dim")
 
 
+def authorization_text(x: dict[str, Any]) -> str:
+    """``discovery x4 (200x3, 404x1), token x1 (200x1); 401 x1, then answered``."""
+    kinds = [f"{k} x{v['count']} (" + ", ".join(f"{s}x{n}" for s, n in v["statuses"].items()) + ")"
+             for k, v in x["kinds"].items()]
+    after = {True: "; endpoint traffic succeeded after the last 401", False: "; nothing succeeded after the last 401"}
+    return ", ".join(kinds) + after.get(x["retried_ok"], "")
+
+
 def render(doc: dict[str, Any], console: Console, *, timing: bool = False) -> None:
     parts: list[Any] = []
     broken = capture_failed_line(doc["summary"])
@@ -153,6 +161,9 @@ def render(doc: dict[str, Any], console: Console, *, timing: bool = False) -> No
         if p.get("correlation"):
             parts.append(Para([Atom(p["user_agent"]), ": without the session header, only other values can tie its requests "
                                "to a session: " + correlation_text(p["correlation"]) + "."], style="cyan"))
+    for x in doc.get("authorization", []):
+        parts.append(Para([Atom(x["user_agent"]), ": authorization traffic (not judged by the transport's rules): "
+                           + authorization_text(x)], style="cyan"))
     if timing:
         for p in doc["planes"]:
             if p.get("latency"):

@@ -78,18 +78,13 @@ def test_citations(rule):
         assert "**" not in c.quote and "`" not in c.quote and "](" not in c.quote
 
 
-# warnings that rest on a MAY: the spec gives the behaviour one place only (session ids are
-# assigned at initialization), so anything else is outside the protocol but not forbidden
-MAY_WARNINGS = {"session-id-outside-initialize"}
-
-
 @pytest.mark.parametrize("rule", ALL_RULES, ids=lambda r: r.id)
 def test_severity_matches_wording(rule):
     """error rules quote a MUST, warning rules a SHOULD, in every cited MCP version (rules resting
     on another standard first: a MUST in one of their citations)."""
     mcp = [c for c in rule.citations if c.source == "MCP"]
     other_first = rule.citations[0].source != "MCP"
-    word = {"error": "MUST", "warning": "MAY" if rule.id in MAY_WARNINGS else "SHOULD"}.get(rule.severity)
+    word = {"error": "MUST", "warning": "SHOULD"}.get(rule.severity)
     if word is None:
         return
     if other_first:
@@ -143,3 +138,25 @@ def test_version_scoping():
     assert rules.get("modern-meta-missing").eras == ("modern",)
     # 2025-03-26 lets notification POSTs be batches
     assert "solely" in rules.citation_for("notification-not-202", "2025-03-26").quote
+
+
+def test_every_rule_id_is_spelled_in_its_own_module_only():
+    """A rule is one file: its id appears in no other source file of the package (not in a
+    docstring or an example either), so renaming or removing a rule is one edit."""
+    from pathlib import Path
+
+    pkg = Path(rules.__file__).resolve().parents[1]
+    sources = {p: p.read_text() for p in pkg.rglob("*.py")}
+    for rid in rules.RULES:
+        word = re.compile(rf"(?<![\w-]){re.escape(rid)}(?![\w-])")
+        spelled = sorted(str(p.relative_to(pkg)) for p, text in sources.items() if word.search(text))
+        assert spelled == [f"checks/rules/{rid.replace('-', '_')}.py"], (rid, spelled)
+
+
+def test_catalogue_order_is_the_modules_order():
+    """Reports, JSON and SARIF list rules in one stable order: the modules' ORDER."""
+    import importlib
+
+    orders = [importlib.import_module(f"mcpsniff.checks.rules.{rid.replace('-', '_')}").ORDER for rid in rules.RULES]
+    assert orders == sorted(orders) and len(set(orders)) == len(orders)
+    assert list(rules.RULES)[:2] == ["session-id-dropped", "missing-session-accepted"]

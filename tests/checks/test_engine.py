@@ -9,6 +9,7 @@ import pytest
 from mcpsniff import model
 from mcpsniff.checks import catalogue, engine
 from mcpsniff.checks.engine import Selection, fill, in_scope, per_plane
+from golden import cases
 from synth import Scenario, seed_scenario
 
 A, B = "client-a/1", "client-b/1"
@@ -25,10 +26,7 @@ def test_fill_formats_scalars_lists_and_dicts():
 @pytest.mark.parametrize("rule", list(catalogue.RULES.values()), ids=lambda r: r.id)
 def test_every_template_fills_with_what_its_check_gives(rule, tmp_path):
     """Run each rule's golden trigger and render its detail: no missing template value."""
-    from test_golden import CASES
-
-    s, _, _ = CASES[rule.id][0]()
-    m = model.from_records(s.records)
+    m = model.from_records(cases()[rule.id].trigger)
     fs = [f for f in engine.run_checks(m) if f.rule == rule.id]
     assert fs and all(f.detail for f in fs)
 
@@ -62,17 +60,22 @@ def test_per_plane_groups_and_counts():
     fs = per_plane(m, rule, Selection("TRUE", {"total": "count(*)"}))
     assert [f.plane for f in fs] == sorted({"openai-mcp/1.0.0", "openai-mcp/1.0.0 (ChatGPT)"})
     assert sum(f.count for f in fs) == m.n and all(f.values == {"total": f.count} for f in fs)
-    assert len(m.evidence(fs[0].where)) == fs[0].count
     assert fs[0].by_method == {"initialize": 1, "notifications/initialized": 1, "tools/call": 2}
     assert fs[1].by_method == {"initialize": 1, "notifications/initialized": 1, "resources/read": 1, "tools/list": 1}
     assert fs[0].version == "2025-11-25"
 
 
-def test_check_registry_rejects_unknown_ids_and_duplicates():
-    with pytest.raises(KeyError, match="no-such-rule"):
-        engine.check("no-such-rule")
-    with pytest.raises(ValueError, match="two checks"):
-        engine.check("session-id-dropped")(lambda m: Selection("FALSE"))
+def test_evidence_is_found_again_from_the_finding_alone():
+    """A finding is plain data; the engine finds its exchanges again (its rule, in scope, on its plane)."""
+    m = model.from_records(seed_scenario(tool_calls=3).records)
+    fs = engine.run_checks(m)
+    assert fs and all(dataclasses.is_dataclass(f) and "where" not in dataclasses.asdict(f) for f in fs)
+    for f in fs:
+        ev = engine.evidence(m, f)
+        assert len(ev) == f.count and {e["plane"] for e in ev} == {f.plane}
+    assert len(engine.evidence(m, fs[0], 1)) == 1
+    assert m.count(engine.marks(m, fs)) == len({e["id"] for f in fs for e in engine.evidence(m, f)})
+    assert engine.marks(m, []) is None
 
 
 def test_healthy_traffic_costs_one_scan_to_find_the_rules_that_fire():
@@ -95,7 +98,5 @@ def test_a_condition_over_earlier_requests_still_fires_when_they_exist():
     s.delete(A, sid="s-1", status=200)
     s.request(A, "tools/list", sid="s-1", status=200)
     m = model.from_records(s.records)
-    selections = {rid: engine.CHECKS[rid](m) for rid in ("deleted-session-accepted", "no-reinit-after-404")}
-    assert "EXISTS" in selections["deleted-session-accepted"].where
-    assert selections["no-reinit-after-404"].where == "FALSE"
-    assert "deleted-session-accepted" in {f.rule for f in engine.run_checks(m)}
+    rules = {f.rule for f in engine.run_checks(m)}
+    assert "deleted-session-accepted" in rules and "no-reinit-after-404" not in rules

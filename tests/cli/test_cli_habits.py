@@ -40,7 +40,7 @@ def test_h_is_help(args):
 def test_shell_completion_is_on():
     r = runner.invoke(app, ["--show-completion", "bash"], prog_name="mcpsniff")
     assert r.exit_code == 0 and "complete -o default -F _mcpsniff_completion mcpsniff" in r.output
-    env = {**os.environ, "_MCPSNIFF_COMPLETE": "complete_bash", "COMP_WORDS": "mcpsniff ex", "COMP_CWORD": "1"}
+    env = {**os.environ, "_MCPSNIFF_COMPLETE": "complete_bash", "COMP_WORDS": "mcpsniff expo", "COMP_CWORD": "1"}
     done = subprocess.run([str(BIN / "mcpsniff")], env=env, capture_output=True, text=True)
     assert done.stdout.split() == ["export"]
 

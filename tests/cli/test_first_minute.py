@@ -145,7 +145,7 @@ def test_output_that_is_a_folder_says_so(tmp_path, monkeypatch):
     (["capture", "--listen-port", "abc"], "error: --listen-port: 'abc' is not a whole number"),
     (["diff", "--planes", "a", SEED], "error: missing argument FILES"),
     (["analyze", "--nope", SEED], "error: no such option: --nope"),
-    (["anlyze", SEED], "error: no command 'anlyze'; did you mean analyze? commands: addon-path, analyze, capture, diff, "
+    (["anlyze", SEED], "error: no command 'anlyze'; did you mean analyze? commands: addon-path, analyze, capture, diff, explain, "
                        "export, report, rules"),
 ])
 def test_option_errors_are_one_plain_line(args, line):

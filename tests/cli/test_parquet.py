@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from mcpsniff.cli import app
 from mcpsniff.documents.analysis import analyze, document
 from mcpsniff.model import parquet
-from mcpsniff.model.rows import COLUMNS
+from mcpsniff.model.columns import COLUMNS
 from synth import seed_scenario
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -60,7 +60,7 @@ def test_the_layout_is_day_partitions_with_the_documented_columns(tmp_path):
     days = sorted(p.name for p in out.iterdir())
     assert len(days) == 2 and all(d.startswith("day=") for d in days)
     cols = [r[0] for r in duckdb.sql(f"DESCRIBE SELECT * FROM {parquet.relation(str(out))}").fetchall()]
-    assert cols[:len(COLUMNS)] == [c for c, _ in COLUMNS] and cols[len(COLUMNS):] == ["source", "day"]
+    assert cols[:len(COLUMNS)] == [c.name for c in COLUMNS] and cols[len(COLUMNS):] == ["source", "day"]
     doc_md = (ROOT / "docs" / "schema.md").read_text()
     assert all(f"`{c}`" in doc_md for c in parquet.FILE_COLUMNS + ("day",)), "docs/schema.md documents every Parquet column"
 

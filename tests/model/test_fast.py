@@ -13,7 +13,7 @@ import pytest
 
 import mcpsniff.model as model_pkg
 from mcpsniff.documents.analysis import analyze, document
-from mcpsniff.model.rows import COLUMNS
+from mcpsniff.model.columns import COLUMNS
 from mcpsniff.model.store import Store
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -27,7 +27,7 @@ def table(path: Path, fast: bool) -> list[tuple]:
             assert s.read_fast(str(path), 0) is not None, f"the fast reader refused {path}"
         else:
             s.read_careful(str(path), 0, lambda p: pytest.fail(str(p)), strict=False)
-        cols = ", ".join(n for n, _ in COLUMNS)
+        cols = ", ".join(c.name for c in COLUMNS)
         s.finish()
         return s.con.execute(f"SELECT {cols} FROM u ORDER BY line").fetchall()
     finally:
@@ -39,21 +39,12 @@ def same(a, b) -> bool:
 
 
 def golden_files(tmp_path: Path) -> list[Path]:
-    import test_golden as g  # tests/checks/test_golden.py
+    from golden import cases  # tests/checks/cases/
 
-    out = []
-    for rid, (trigger, near) in g.CASES.items():
-        for kind, s in (("t", trigger()[0]), ("n", near())):
-            p = tmp_path / f"{rid}-{kind}.jsonl"
-            p.write_bytes(s.jsonl())
-            out.append(p)
-    return out
+    return [p for case in cases().values() for p in case.write(tmp_path)]
 
 
 def test_fast_and_careful_readers_give_the_same_rows(tmp_path):
-    import sys
-
-    sys.path.insert(0, str(ROOT / "tests" / "checks"))
     files = SAMPLES + golden_files(tmp_path)
     assert len(files) > 60
     diffs = []
@@ -61,7 +52,7 @@ def test_fast_and_careful_readers_give_the_same_rows(tmp_path):
         a, b = table(path, False), table(path, True)
         assert len(a) == len(b), path
         for ra, rb in zip(a, b):
-            for (name, _), va, vb in zip(COLUMNS, ra, rb):
+            for (name, *_), va, vb in zip(COLUMNS, ra, rb):
                 if not same(va, vb):
                     diffs.append((path.name, ra[9], name, va, vb))
     assert diffs == []
@@ -160,7 +151,7 @@ def test_a_null_body_size_reads_as_unknown_in_both_readers(tmp_path):
     p.write_bytes(b"\n".join(lines[:3] + [json.dumps(rec).encode()] + lines[4:]) + b"\n")
     careful, fast = table(p, False), table(p, True)
     assert careful == fast
-    size = [n for n, _ in COLUMNS].index("resp_size")
+    size = [c.name for c in COLUMNS].index("resp_size")
     assert careful[2][size] == -1 and len(careful) == len(lines) - 1
 
 

@@ -8,7 +8,6 @@ import pytest
 
 from mcpsniff import schema
 from mcpsniff.model import from_records
-from mcpsniff.model.rows import COLUMNS, row_of
 
 
 def rec(ua: str, method: str, t: float, *, end: float | None, first_event: float | None = None, status: int | None = 200):
@@ -24,10 +23,8 @@ def rec(ua: str, method: str, t: float, *, end: float | None, first_event: float
 
 
 def test_first_event_time_is_a_column():
-    row = dict(zip([n for n, _ in COLUMNS], row_of(rec("a", "tools/call", 10.0, end=10.5, first_event=10.2), 0, 1)))
-    assert row["t_event"] == 10.2
-    row = dict(zip([n for n, _ in COLUMNS], row_of(rec("a", "tools/call", 10.0, end=10.5), 0, 1)))
-    assert np.isnan(row["t_event"])
+    m = from_records([rec("a", "tools/call", 10.0, end=10.5, first_event=10.2), rec("a", "tools/call", 11.0, end=11.5)])
+    assert m.rows("SELECT t_event FROM m ORDER BY pos") == [(10.2,), (None,)]
 
 
 def test_percentiles_per_plane_and_method():
