@@ -182,3 +182,16 @@ def test_the_readme_lists_every_exit_code():
         assert f"**{code}**" in bullet, code
     for case in ("looks broken", "no MCP", "a plane got worse", "--fail-on never"):
         assert case in bullet, case
+
+
+def test_a_capture_of_mcp_preflights_only_is_mcp_traffic(tmp_path):
+    """Near miss: no JSON-RPC yet, but a browser asking to send MCP headers is MCP traffic."""
+    from synth import Scenario
+
+    s = Scenario()
+    s.preflight("Mozilla/5.0", "http://localhost:6274", "content-type,mcp-session-id,mcp-protocol-version")
+    p = tmp_path / "preflight.jsonl"
+    p.write_bytes(s.jsonl())
+    r = invoke("analyze", p, "-f", "json")
+    assert r.exit_code in (0, 1) and "no MCP traffic" not in r.stderr
+    assert json.loads(r.stdout)["capture"]["exchanges"] == 1
