@@ -42,7 +42,8 @@ def wall(cmd: list[str], runs: int, source: str | None = None) -> tuple[float, f
     for i in range(runs + 1):
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         t = time.perf_counter()
-        subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, check=False)
+        # from the source directory: ``python -m`` puts the working directory first on the path
+        subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, check=False, cwd=source or None)
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         if i:
             times.append(time.perf_counter() - t)
