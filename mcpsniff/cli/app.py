@@ -6,13 +6,12 @@ each command imports the stages it runs when it runs, so starting is as fast as 
 
 from __future__ import annotations
 
-import difflib
 import re
 import sys
 from typing import Annotated, Any, Sequence
 
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup
 
 from .. import __version__
 
@@ -41,6 +40,8 @@ def usage_line(e: Any, args: Sequence[str] = ()) -> str:
         unknown = _NO_SUCH_COMMAND.match(message)
         ctx = getattr(e, "ctx", None)
         if unknown and ctx is not None:
+            import difflib
+
             names = sorted(n for n, c in getattr(ctx.command, "commands", {}).items() if not c.hidden)
             close = difflib.get_close_matches(unknown.group(1), names, n=1)
             hint = f"did you mean {close[0]}? " if close else ""
@@ -64,9 +65,29 @@ def usage_line(e: Any, args: Sequence[str] = ()) -> str:
     return f"{name}: {message[0].lower()}{message[1:]}" if message else name
 
 
+class PlainCommand(TyperCommand):
+    """A command whose parameters (the help option Typer adds too) get :mod:`.params`' plain
+    coercion when its command line is parsed."""
+
+    def get_params(self, ctx: Any) -> list[Any]:
+        from .params import install
+
+        found = super().get_params(ctx)
+        install(self, found)
+        return found
+
+
 class PlainErrors(TyperGroup):
     """The app's group: a usage error is one plain ``error: ...`` line on stderr (exit 2), never a
-    boxed panel; everything else behaves as Typer's group does."""
+    boxed panel; its parameters get plain coercion as its commands' do; everything else behaves
+    as Typer's group does."""
+
+    def get_params(self, ctx: Any) -> list[Any]:
+        from .params import install
+
+        found = super().get_params(ctx)
+        install(self, found)  # --version and the options Typer adds here (--install-completion ...)
+        return found
 
     def main(self, args: Sequence[str] | None = None, prog_name: str | None = None, complete_var: str | None = None,
              standalone_mode: bool = True, **extra: Any) -> Any:
@@ -91,7 +112,14 @@ class PlainErrors(TyperGroup):
         sys.exit(rv if isinstance(rv, int) else 0)
 
 
-app = typer.Typer(
+class App(typer.Typer):
+    """The Typer application whose commands are :class:`PlainCommand` unless told otherwise."""
+
+    def command(self, *args: Any, cls: Any = None, **kwargs: Any) -> Any:
+        return super().command(*args, cls=cls or PlainCommand, **kwargs)
+
+
+app = App(
     name="mcpsniff",
     cls=PlainErrors,
     help="Record MCP HTTP traffic through mitmproxy and tell which client plane breaks the session contract.",

@@ -212,14 +212,14 @@ def run_analysis(files: list[str], *, strict: bool, plane: Optional[str] = None,
 
 
 def no_mcp_traffic(a: Analysis, files: list[str]) -> str | None:
-    """Why a capture with exchanges but none of them MCP is unusable input (a HAR of web browsing,
-    the wrong file): every verdict on it would be a vacuous pass."""
+    """Why a capture with exchanges but no sign of MCP in any (a HAR of web browsing, the wrong
+    file) is unusable input: every verdict on it would be a vacuous pass."""
     from ..render.text import plural
 
     m = a.model
-    n, mcp = m.value(f"SELECT [count(*), count(*) FILTER ({m.MCP})] FROM m")
-    if mcp:
+    if m.mcp_like():
         return None
+    n = m.n
     hosts = m.hosts()
     shown = ", ".join(hosts[:3]) + (f" and {plural(len(hosts) - 3, 'more host')}" if len(hosts) > 3 else "")
     return f"no MCP traffic in {', '.join(files)} ({plural(n, 'HTTP exchange')} to {shown})"

@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 import typer
 
 from .app import app
-from .common import Files, Output, Strict, emit, format_enum, reports_errors, run_analysis
+from .common import Files, Output, Strict, emit, format_enum, make_parents, reports_errors, run_analysis
 
 ExplainFormat = format_enum("explain")
 
@@ -25,7 +25,8 @@ def explain_command(
     output: Output = None,
 ) -> None:
     """Show each session's timeline: every exchange's role, session state, explanation and the rules it fed."""
-    from ..documents import explain as ex  # the report's pseudonyms and their imports: only when explaining
+    from ..documents import explain as ex
 
+    make_parents(output)
     a = run_analysis(files, strict=strict, plane=plane)
     emit("explain", format.value, ex.build(a, plane=plane, session=session, limit=limit or None, raw_ids=raw_ids), output)  # type: ignore[attr-defined]

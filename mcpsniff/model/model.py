@@ -93,6 +93,15 @@ class Model:
         eras = self.rows("SELECT era, count(*) FROM m GROUP BY era ORDER BY min(pos)")
         return {"exchanges": n, "mcp_exchanges": mcp, "start": start, "end": end, "eras": {e: c for e, c in eras}}
 
+    #: an exchange showing any sign of MCP: an MCP era, a JSON-RPC body, an MCP session or version
+    #: header, or a CORS preflight asking to send MCP headers
+    MCP_SIGNS = ("(era <> 'other' OR n_msgs > 0 OR req_sid IS NOT NULL OR pv_hdr IS NOT NULL OR resp_sid IS NOT NULL "
+                 "OR lower(coalesce(acrh, '')) LIKE '%mcp-%')")
+
+    def mcp_like(self) -> int:
+        """How many exchanges show a sign of MCP (:data:`MCP_SIGNS`); 0 for a capture of other traffic."""
+        return 0 if self.empty else int(self.value(f"SELECT count(*) FROM m WHERE {self.MCP_SIGNS}"))
+
     def hosts(self) -> list[str]:
         """The hosts (``host[:port]``) the exchanges went to, in order of first appearance."""
         from urllib.parse import urlsplit

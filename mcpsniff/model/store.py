@@ -35,8 +35,6 @@ from .columns import COLUMNS
 from .rows import chunk_frame, insert_sql, no_gc, row_of
 from .sql import quote as _lit
 
-#: files at least this big try the fast reader first (below it the careful reader is as fast)
-FAST_MIN_BYTES: int | str = os.environ.get("MCPSNIFF_FAST_MIN_BYTES", 16 * 1024 * 1024)
 #: DuckDB's memory limit; past it the table spills to a temporary directory (a larger limit is
 #: faster and costs as much more memory; docs/performance.md)
 MEMORY_LIMIT = os.environ.get("MCPSNIFF_MEMORY_LIMIT", "200MB")

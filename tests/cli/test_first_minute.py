@@ -142,13 +142,26 @@ def test_output_that_is_a_folder_says_so(tmp_path, monkeypatch):
     (["analyze", "--evidence", "many", SEED], "error: --evidence: 'many' is not a whole number"),
     (["analyze", "--evidence=-1", SEED], "error: --evidence: '-1' is less than 0"),
     (["analyze"], "error: missing argument FILES"),
+    (["capture", "--listen-port", "abc"], "error: --listen-port: 'abc' is not a whole number"),
+    (["diff", "--planes", "a", SEED], "error: missing argument FILES"),
     (["analyze", "--nope", SEED], "error: no such option: --nope"),
-    (["anlyze", SEED], "error: no command 'anlyze'; did you mean analyze? commands: addon-path, analyze, capture, diff, "
-                       "explain, export, report, rules"),
+    (["anlyze", SEED], "error: no command 'anlyze'; did you mean analyze? commands: addon-path, analyze, capture, diff, explain, "
+                       "export, report, rules"),
 ])
 def test_option_errors_are_one_plain_line(args, line):
     r = invoke(*args)
     assert (r.exit_code, r.stdout, r.stderr) == (2, "", line + "\n")
+
+
+def test_option_values_arrive_as_declared(tmp_path, monkeypatch):
+    """Lists, pairs, numbers and choices reach the commands as their types say (plain coercion)."""
+    monkeypatch.chdir(tmp_path)
+    r = invoke("diff", SEED, "--planes", "openai-mcp/1.0.0 (ChatGPT)", "openai-mcp/1.0.0", "-f", "json")
+    assert r.exit_code == 0 and [p["user_agent"] for p in json.loads(r.stdout)["planes"]] == [
+        "openai-mcp/1.0.0 (ChatGPT)", "openai-mcp/1.0.0"]
+    r = invoke("analyze", SEED, SEED, "-f", "json", "--evidence", "1", "--fail-on", "never")
+    doc = json.loads(r.stdout)
+    assert r.exit_code == 0 and len(doc["inputs"]) == 1 and all(len(f["evidence"]) <= 1 for f in doc["findings"])
 
 
 def test_analyse_is_a_hidden_alias():
@@ -169,3 +182,16 @@ def test_the_readme_lists_every_exit_code():
         assert f"**{code}**" in bullet, code
     for case in ("looks broken", "no MCP", "a plane got worse", "--fail-on never"):
         assert case in bullet, case
+
+
+def test_a_capture_of_mcp_preflights_only_is_mcp_traffic(tmp_path):
+    """Near miss: no JSON-RPC yet, but a browser asking to send MCP headers is MCP traffic."""
+    from synth import Scenario
+
+    s = Scenario()
+    s.preflight("Mozilla/5.0", "http://localhost:6274", "content-type,mcp-session-id,mcp-protocol-version")
+    p = tmp_path / "preflight.jsonl"
+    p.write_bytes(s.jsonl())
+    r = invoke("analyze", p, "-f", "json")
+    assert r.exit_code in (0, 1) and "no MCP traffic" not in r.stderr
+    assert json.loads(r.stdout)["capture"]["exchanges"] == 1

@@ -2,8 +2,9 @@
 
 Each case runs in a fresh interpreter (the console script's own import, then the command through
 Typer) and lists the heavy libraries left in ``sys.modules``: ``--version``, ``--help`` and ``rules``
-need none of DuckDB, pandas, numpy or mitmproxy; analysing a small JSONL capture needs DuckDB
-but never mitmproxy nor the capture package (the recorder).
+need none of DuckDB, pandas, numpy, mitmproxy or pydantic (Typer's coercion of option values);
+analysing a small JSONL capture needs DuckDB but never mitmproxy, pydantic nor the capture
+package (the recorder).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 SEED = ROOT / "samples" / "seed-two-planes.jsonl"
-HEAVY = ("duckdb", "pandas", "numpy", "mitmproxy", "pyarrow")
+HEAVY = ("duckdb", "pandas", "numpy", "mitmproxy", "pyarrow", "pydantic")
 
 PROBE = """
 import json, sys
@@ -55,7 +56,7 @@ def test_version_names_mitmproxy_without_importing_it():
 def test_analyze_of_a_jsonl_capture_imports_no_recorder():
     got = run("analyze", str(SEED), "-f", "json")
     assert got["exit"] == 1 and json.loads(got["out"])["planes"]
-    assert "mitmproxy" not in got["heavy"]
+    assert "mitmproxy" not in got["heavy"] and "pydantic" not in got["heavy"]  # the options are coerced without it
     assert got["capture"] == []
 
 
