@@ -2,14 +2,27 @@
 
 The recording is the same: the Capture adds the same addons to a ``WebMaster`` as to a
 ``DumpMaster``; only the master differs, and mitmweb keeps every flow in memory for its view
-(a long capture grows with its traffic). The UI listens on 127.0.0.1 by default; mitmproxy 12
-protects it with a token, which is part of the URL :func:`web_url` gives.
+(a long capture grows with its traffic). The UI listens on 127.0.0.1 only, whatever address the proxy
+listens on (mitmproxy 11's UI has no authentication); mitmproxy 12 protects it with a token, which
+is part of the URL :func:`web_url` gives.
 """
 
 from __future__ import annotations
 
 import socket
 from typing import Any
+
+from ..errors import CaptureError
+
+
+def check_port(host: str, port: int) -> None:
+    """CaptureError unless the UI can listen on host:port (mitmweb would only fail once running)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        try:
+            s.bind((host, port))
+        except OSError as e:
+            raise CaptureError(f"--web-port: cannot listen on {host}:{port}: {e.strerror or e}") from None
 
 
 def free_port(host: str) -> int:

@@ -104,7 +104,7 @@ def capture_command(
     web: Annotated[
         bool, typer.Option("--web", help="Run mitmproxy's web UI (mitmweb) to browse the flows live; records the same.")
     ] = False,
-    web_port: Annotated[int, typer.Option("--web-port", help="Port of the --web UI on --listen-host (0: any free port).")] = 0,
+    web_port: Annotated[int, typer.Option("--web-port", help="Port of the --web UI, on 127.0.0.1 (0: any free port).")] = 0,
     command: Annotated[
         Optional[list[str]],
         typer.Argument(metavar="[-- COMMAND [ARGS]...]",
@@ -167,7 +167,7 @@ def capture_command(
         c.on_error = lambda msg: print(f"error: {msg}", file=err, flush=True)  # at once, not at the end
         capture_run.add_upstream_notices(c, err)
         if web:
-            ui.append(capture_run.add_web_ui(c, listen_host, web_port))
+            ui.append(capture_run.add_web_ui(c, web_port))
 
     ui: list = []
     if command:

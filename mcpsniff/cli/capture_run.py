@@ -15,7 +15,7 @@ import typer
 from ..capture import Capture, CaptureConfig
 from ..capture.child import CommandNotFound, ca_cert, run_command
 from ..capture.upstream_errors import UpstreamErrors
-from ..capture.web import WebUI, free_port
+from ..capture.web import WebUI, check_port, free_port
 from ..render.text import plural
 from .common import fail, invoked_as
 
@@ -27,9 +27,14 @@ def add_upstream_notices(cap: Capture, err: TextIO) -> None:
     cap.extra_addons.append(UpstreamErrors(lambda line: print(f"mcpsniff: {line}", file=err, flush=True)))
 
 
-def add_web_ui(cap: Capture, host: str, port: int) -> WebUI:
-    """Serve mitmweb's UI on host:port (0: a free port) instead of running headless."""
-    ui = WebUI(host, port or free_port(host))
+WEB_HOST = "127.0.0.1"  # the UI is for the person at this machine, whatever --listen-host says
+
+
+def add_web_ui(cap: Capture, port: int) -> WebUI:
+    """Serve mitmweb's UI on 127.0.0.1:port (0: a free port) instead of running headless."""
+    if port:
+        check_port(WEB_HOST, port)
+    ui = WebUI(WEB_HOST, port or free_port(WEB_HOST))
     cap.make_master = ui
     return ui
 

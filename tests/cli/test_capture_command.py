@@ -112,3 +112,28 @@ def test_upstream_and_a_command_do_not_go_together(tmp_path):
     r = capture(tmp_path, "--upstream", "http://127.0.0.1:1", "--", PY, "-c", "pass")
     assert r.exit_code == 2
     assert r.stderr == "error: --upstream and a COMMAND do not go together: a command is captured through the forward proxy\n"
+
+
+def test_the_capture_options_apply_to_a_command(tmp_path):
+    port = peerlib.free_port()
+    out = tmp_path / "c.jsonl"
+    client = f"import httpx; httpx.post('http://127.0.0.1:{port}/tenant-4242/mcp', content={INIT!r})"
+    r = capture(tmp_path, "-o", str(out), "--redact-pattern", r"tenant-\d+", "--body-limit", "64", "--", PY, "-c", client)
+    assert r.exit_code == 0, r.output
+    meta, rec = (json.loads(line) for line in out.read_text().splitlines())
+    assert meta["body_limit"] == 64
+    assert "tenant-4242" not in rec["req"]["url"] and "<redacted:" in rec["req"]["url"]
+    assert rec["req"]["body"]["truncated"] is True
+
+
+def test_a_web_port_in_use_is_one_line_before_anything_starts(tmp_path):
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        r = capture(tmp_path, "--web", "--web-port", str(port), "-o", str(tmp_path / "c.jsonl"), "--", PY, "-c", "pass")
+    assert r.exit_code == 2
+    assert r.stderr == f"error: --web-port: cannot listen on 127.0.0.1:{port}: Address already in use\n"
+    assert not (tmp_path / "c.jsonl").exists()
