@@ -171,11 +171,11 @@ def run_command(cfg: CaptureConfig, argv: list[str], *,
                 on_ready(cap, env)
             try:
                 proc = await asyncio.create_subprocess_exec(*argv, env=env)
-            except OSError as e:
+            except OSError as e:  # gone since find_command, or not executable after all
                 cap.stop()
                 await asyncio.gather(proxy, return_exceptions=True)
-                cap.error = CaptureError(f"cannot run {shlex.quote(argv[0])}: {e.strerror or e}")
-                status = 127 if isinstance(e, FileNotFoundError) else 126
+                cap.error = (CommandNotFound(f"{argv[0]}: command not found") if isinstance(e, FileNotFoundError)
+                             else CaptureError(f"cannot run {shlex.quote(argv[0])}: {e.strerror or e}"))
                 return
 
             def forward(sig: int) -> None:
