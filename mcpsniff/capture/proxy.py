@@ -109,6 +109,9 @@ class Capture:
         self.ready = threading.Event()
         self.error: CaptureError | None = None
         self.on_error: Callable[[str], None] | None = None  # errors logged while running
+        self.extra_addons: list[Any] = []  # further mitmproxy addons (e.g. upstream-failure notices)
+        self.make_master: Callable[[Any], Any] | None = None  # options -> master (default: a headless DumpMaster)
+        self.confdir: str = "~/.mitmproxy"  # mitmproxy's confdir (its CA) once running
         self._master: Any = None
         self._thread: threading.Thread | None = None
         self._started = False
@@ -146,12 +149,15 @@ class Capture:
         root = logging.getLogger()
         root.addHandler(collector)
         try:
-            master = DumpMaster(options.Options(), with_termlog=False, with_dumper=False)
+            if self.make_master is not None:
+                master = self.make_master(options.Options())
+            else:
+                master = DumpMaster(options.Options(), with_termlog=False, with_dumper=False)
             errorcheck = master.addons.get("errorcheck")
             if errorcheck is not None:  # it would sys.exit(); we report startup errors ourselves
                 master.addons.remove(errorcheck)
                 errorcheck.finish()
-            master.addons.add(self.addon, _Running(self))
+            master.addons.add(self.addon, _Running(self), *self.extra_addons)
             core: dict[str, Any] = dict(mode=[mode], listen_host=cfg.listen_host, listen_port=cfg.listen_port)
             if cfg.upstream:
                 core["connection_strategy"] = "lazy"
@@ -214,6 +220,7 @@ class Capture:
             master.shutdown()
             return
         self.listen_addrs = addrs
+        self.confdir = master.options.confdir
         self._started = True
         self.ready.set()
         if self._stop_requested:

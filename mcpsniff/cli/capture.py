@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from ..capture import Capture, CaptureConfig
 
 
-def _ready_banner(cfg: CaptureConfig, cap: Capture) -> None:
+def _ready_banner(cfg: CaptureConfig, cap: Capture, ui: list | None = None) -> None:
     host, port = cap.listen_addrs[0]
     where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     out = sys.stderr
@@ -44,6 +44,8 @@ def _ready_banner(cfg: CaptureConfig, cap: Capture) -> None:
         print("mcpsniff: upstream TLS certificates are NOT verified (--upstream-insecure); the capture's meta line says so", file=out)
     elif cfg.upstream_ca:
         print(f"mcpsniff: upstream TLS certificates are verified against {cfg.upstream_ca}", file=out)
+    for web_ui in ui or []:
+        print(capture_run.web_line(web_ui), file=out)
     print(f"mcpsniff: recording to {cap.output_paths[-1]} (Ctrl-C to stop)", file=out, flush=True)
 
 
@@ -75,10 +77,11 @@ def with_recorder_flags(fn: Callable[..., Any]) -> Callable[..., Any]:
     return fn
 
 
-@app.command("capture")
+@app.command("capture", context_settings={"allow_interspersed_args": False})
 @reports_errors
 @with_recorder_flags
 def capture_command(
+    ctx: typer.Context,
     upstream: Annotated[
         Optional[str],
         typer.Option("--upstream", "-u", help="Reverse-proxy to this MCP server (http://host:port or https://host:port). "
@@ -101,13 +104,26 @@ def capture_command(
         typer.Option("--set", help="Any mitmproxy option, NAME=VALUE, as with mitmdump --set (repeatable)."),
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No live summary.")] = False,
+    web: Annotated[
+        bool, typer.Option("--web", help="Run mitmproxy's web UI (mitmweb) to browse the flows live; records the same.")
+    ] = False,
+    web_port: Annotated[int, typer.Option("--web-port", help="Port of the --web UI, on 127.0.0.1 (0: any free port).")] = 0,
+    command: Annotated[
+        Optional[list[str]],
+        typer.Argument(metavar="[-- COMMAND [ARGS]...]",
+                       help="Run this client under capture: it gets the proxy variables and trusts the mitmproxy CA; "
+                            "mcpsniff exits with its status."),
+    ] = None,
     **recorder: Any,
 ) -> None:
-    """Record MCP traffic through a local mitmproxy into a JSONL file."""
+    """Record MCP traffic through a local mitmproxy into a JSONL file.
+
+    With -- COMMAND, run that client under capture (forward proxy on a free port) until it exits.
+    """
     # the recorder (mitmproxy) and the live summary (DuckDB) are imported by this command alone
     from ..capture import CaptureConfig, default_output, run_until_stopped
     from ..capture.recorder import RecorderOptions
-    from . import live
+    from . import capture_run, live
 
     given = {o.name: v for o in flags() if (v := o.from_flag(recorder.get(o.name))) is not _UNSET}
     options = RecorderOptions(lambda o: o.flag or o.name, output=output or default_output(), **given)
@@ -118,6 +134,12 @@ def capture_command(
             raise UsageError(f"--set: {spec!r} is not NAME=VALUE")
     if upstream_ca is not None and not os.path.isfile(upstream_ca):
         raise UsageError(f"--upstream-ca: {upstream_ca}: no such file")
+    if command and ctx.get_parameter_source("listen_port").name == "DEFAULT":
+        listen_port = 0  # a command under capture gets a free port
+    if command and upstream:
+        raise UsageError("--upstream and a COMMAND do not go together: a command is captured through the forward proxy")
+    if not 0 <= web_port <= 65535:
+        raise UsageError(f"--web-port: {web_port} is not a port (0..65535; 0 picks a free one)")
     cfg = CaptureConfig(
         options,
         upstream=upstream,
@@ -134,12 +156,19 @@ def capture_command(
         if not quiet:  # the summary's model row of every record costs the proxy ~2 % of its CPU
             c.addon.listeners.append(summary.add)
         c.on_error = lambda msg: print(f"error: {msg}", file=err, flush=True)  # at once, not at the end
+        capture_run.add_upstream_notices(c, err)
+        if web:
+            ui.append(capture_run.add_web_ui(c, web_port))
+
+    ui: list = []
+    if command:
+        capture_run.run(cfg, command, setup=setup, summary=summary, quiet=quiet, web=ui, err=err)
 
     cap = run_until_stopped(
         cfg,
         setup=setup,
         beside=lambda c: live.show(c, summary, err, live_ui=not quiet and err.isatty(), quiet=quiet, interval=10.0,
-                                   on_ready=lambda c2: _ready_banner(cfg, c2)),
+                                   on_ready=lambda c2: _ready_banner(cfg, c2, ui)),
     )
     paths = " ".join(shlex.quote(p) for p in cap.output_paths)
     if not quiet:

@@ -1,12 +1,13 @@
 // MCP client built on the official TypeScript SDK 1.x, for mcpsniff's tests and samples.
 //
-//   node client.mjs URL [--calls N]
+//   node client.mjs URL [--calls N] [--node-fetch]
 //
 // Streamable HTTP: initialize, tools/list, N x tools/call echo, tools/call ticks(3, 0.2),
 // resources/read note://hello, then DELETE the session (terminateSession) and close.
 // Prints one JSON summary line on stdout; exit 0 on success, 1 on failure ("ok": false, "error").
 // Node's fetch ignores HTTP_PROXY; this client honours HTTP_PROXY / HTTPS_PROXY / NO_PROXY
-// through undici's EnvHttpProxyAgent so it can run behind mitmproxy.
+// through undici's EnvHttpProxyAgent so it can run behind mitmproxy. --node-fetch uses Node's
+// built-in fetch as it is, as most Node clients do (what `mcpsniff capture -- COMMAND` must handle).
 
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
@@ -17,11 +18,14 @@ const NOTE_URI = "note://hello";
 const TIMEOUT_MS = 20_000;
 
 function parseArgs(argv) {
-  const usage = "usage: node client.mjs URL [--calls N]";
+  const usage = "usage: node client.mjs URL [--calls N] [--node-fetch]";
   let url = null;
   let calls = 2;
+  let nodeFetch = false;
   for (let i = 0; i < argv.length; i++) {
-    if (argv[i] === "--calls") {
+    if (argv[i] === "--node-fetch") {
+      nodeFetch = true;
+    } else if (argv[i] === "--calls") {
       calls = Number(argv[++i]);
       if (!Number.isInteger(calls) || calls < 0) throw new Error(`--calls needs an integer >= 0; ${usage}`);
     } else if (url === null && !argv[i].startsWith("--")) {
@@ -31,7 +35,7 @@ function parseArgs(argv) {
     }
   }
   if (url === null) throw new Error(usage);
-  return { url: new URL(url), calls };
+  return { url: new URL(url), calls, nodeFetch };
 }
 
 function proxiedFetch() {
@@ -44,14 +48,14 @@ function proxiedFetch() {
 const textOf = (result) =>
   result.content.filter((c) => c.type === "text").map((c) => c.text).join("");
 
-async function run({ url, calls }) {
+async function run({ url, calls, nodeFetch }) {
   const summary = { ok: false, transport: "streamable", url: url.href };
   const logs = [];
   const client = new Client({ name: "mcpsniff-ts-client", version: "0.1.0" });
   client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => {
     logs.push(String(n.params.data));
   });
-  const transport = new StreamableHTTPClientTransport(url, { fetch: proxiedFetch() });
+  const transport = new StreamableHTTPClientTransport(url, { fetch: nodeFetch ? undefined : proxiedFetch() });
   const opts = { timeout: TIMEOUT_MS };
   try {
     await client.connect(transport, opts);
