@@ -146,9 +146,11 @@ class Exchange:
     url: str
     status: int | None
     time: float
+    rpc: str = ""  # the JSON-RPC method(s) of the request body, if any
 
     def __str__(self) -> str:
-        return f"{self.method} {self.url} -> {self.status if self.status is not None else 'no response'}"
+        rpc = f" [{self.rpc}]" if self.rpc else ""
+        return f"{self.method} {self.url}{rpc} -> {self.status if self.status is not None else 'no response'}"
 
 
 @dataclass
@@ -175,7 +177,8 @@ def _exchanges(capture: Path) -> dict[str, Exchange]:
         if rec.get("kind") != "exchange":
             continue
         resp = rec.get("resp") or {}
-        found[rec["id"]] = Exchange(rec["req"]["method"], rec["req"]["url"], resp.get("status"), rec["t"]["req"])
+        rpc = ",".join(str(m.get("method") or "response") for m in ((rec["req"].get("body") or {}).get("rpc") or []))
+        found[rec["id"]] = Exchange(rec["req"]["method"], rec["req"]["url"], resp.get("status"), rec["t"]["req"], rpc)
     return found
 
 

@@ -21,7 +21,8 @@ from __future__ import annotations
 import pytest
 from oracles import BROKEN_EXPECT, ClientCase, ServerRun, run_all
 
-pytestmark = pytest.mark.slow
+# the module fixture runs the whole comparison once; it outlasts the default per-test timeout
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
 
 @pytest.fixture(scope="module")
