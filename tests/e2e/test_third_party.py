@@ -14,7 +14,6 @@ capture is cut per pair (by time: the pairs run one after another) and each part
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import time
 from contextlib import contextmanager
@@ -155,3 +154,20 @@ def test_no_error_or_warning_the_spec_does_not_support(pairs):
     also = ("\n(supported by the spec, not failed:\n" + "\n".join(supported) + ")") if supported else ""
     assert not wrong, (f"{len(wrong)} finding(s) on third-party traffic no reading of the spec supports:\n"
                        + "\n".join(wrong) + also)
+
+
+def test_mcp_remote_sends_mcp_method_inside_a_handshake_session(pairs):
+    """The premise of the mcp-remote pairs: a v2-SDK client that adds `Mcp-Method` to every POST of an
+    ordinary 2025-11-25 session (initialize with that version, a session id issued and echoed)."""
+    for server in SERVERS:
+        _, _, a = pairs[server, "mcp-remote"]
+        records = [json.loads(line) for line in a.capture.read_text().splitlines()]
+        posts = [r for r in records if r.get("kind") == "exchange" and r["req"]["method"] == "POST"]
+        init = next(r for r in posts if any(m.get("method") == "initialize" for m in r["req"]["body"]["rpc"] or []))
+        headers = {k.lower(): v for k, v in init["req"]["headers"]}
+        assert headers.get("mcp-method") == "initialize", headers
+        assert init["req"]["body"]["rpc"][0]["params"]["protocolVersion"] == "2025-11-25"
+        issued = {k.lower(): v for k, v in init["resp"]["headers"]}.get("mcp-session-id")
+        assert issued, f"{server} issued no session id"
+        later = [{k.lower(): v for k, v in r["req"]["headers"]} for r in posts if r is not init]
+        assert later and all(h.get("mcp-session-id") == issued and "mcp-method" in h for h in later), later
