@@ -84,3 +84,34 @@ def test_server_scenarios_give_no_false_server_finding(runs):
     assert not wrong, (f"{len(wrong)} server finding(s) against SDK servers in the suite's server scenarios:\n"
                        + _listing(wrong))
 
+
+
+def test_auth_scenarios_run_through_capture_command_transparently(tmp_path):
+    """The suite's auth scenarios with the TypeScript client run as `mcpsniff capture -- CLIENT`
+    (forward proxy, Node's fetch through it, nothing else set): the suite's checks are the same as
+    directly, and the capture holds the client's OAuth discovery and its MCP traffic."""
+    import json
+    import sys
+
+    from oracles import client_command, run_client_scenario, scenarios
+
+    auth = [s for s in scenarios("client") if s.startswith("auth/")]
+    assert auth, "the pinned suite lists no auth scenario"
+    changed, missing = [], []
+    for i, scenario in enumerate(auth):
+        out = tmp_path / f"cap{i}.jsonl"
+        # the suite splits the command on spaces: no argument has one
+        command = f"{sys.executable} -m mcpsniff capture --quiet --all -o {out} -- {client_command('ts', None)}"
+        direct = run_client_scenario(scenario, client_command("ts", None), tmp_path / f"direct{i}")
+        captured = run_client_scenario(scenario, command, tmp_path / f"captured{i}")
+        if captured.signature() != direct.signature():
+            direct = run_client_scenario(scenario, client_command("ts", None), tmp_path / f"direct{i}b")
+            captured = run_client_scenario(scenario, command, tmp_path / f"captured{i}b")
+        if captured.signature() != direct.signature():
+            changed.append(f"{scenario}: direct {direct.summary()}, captured {captured.summary()}")
+        records = [json.loads(line) for line in out.read_text().splitlines() if '"kind":"exchange"' in line]
+        urls = [r["req"]["url"] for r in records]
+        if not any("/.well-known/" in u for u in urls) or not any(r["req"]["method"] == "POST" for r in records):
+            missing.append(f"{scenario}: {len(records)} exchanges recorded ({sorted(set(urls))[:4]})")
+    assert not changed, "capture -- CLIENT changed the suite's verdict:\n" + _listing(changed)
+    assert not missing, "capture -- CLIENT missed the client's traffic:\n" + _listing(missing)
