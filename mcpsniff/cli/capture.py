@@ -44,8 +44,11 @@ def _ready_banner(cfg: CaptureConfig, cap: Capture, ui: list | None = None) -> N
         print("mcpsniff: upstream TLS certificates are NOT verified (--upstream-insecure); the capture's meta line says so", file=out)
     elif cfg.upstream_ca:
         print(f"mcpsniff: upstream TLS certificates are verified against {cfg.upstream_ca}", file=out)
-    for web_ui in ui or []:
-        print(capture_run.web_line(web_ui), file=out)
+    if ui:
+        from .capture_run import web_line
+
+        for web_ui in ui:
+            print(web_line(web_ui), file=out)
     print(f"mcpsniff: recording to {cap.output_paths[-1]} (Ctrl-C to stop)", file=out, flush=True)
 
 
