@@ -12,7 +12,7 @@ from typing import Any
 
 from ..checks import catalogue
 from ..checks.engine import finding_where
-from ..model.sql import quote
+from ..model.sql import SID, quote
 from .analysis import Analysis, iso
 from .report import Pseudonyms
 
@@ -53,7 +53,7 @@ def build(a: Analysis, *, plane: str | None = None, session: str | None = None, 
         conds.append(f"plane = {quote(plane)}")
     if session is not None:
         raw = next((k for k, v in ids.map.items() if v == session), session)
-        conds.append(f"sid = {quote(raw)}")
+        conds.append(f"{SID} = {quote(raw)}")
     marks = {f"{f.rule}\x1f{f.plane}": finding_where(m, f) for f in a.findings}
     rows = m.timeline(" AND ".join(conds), marks, limit)
     t0 = m.capture_facts()["start"]

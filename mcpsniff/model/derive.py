@@ -26,8 +26,8 @@ echo      for each follow-up: "echoed" (an id issued to this plane), "dropped" (
           although this scope was issued one), "foreign" (an id issued to another plane),
           "unknown" (an id never seen issued: capture started mid-session) or "none"
           (nothing to echo)
-sid       the session an exchange belongs to: the one an initialize opens, the id a follow-up
-          carries, or, for a follow-up without one, its scope's latest session
+scope_sid for a follow-up without a session id: its scope's latest session (``sql.SID`` gives every
+          exchange's session: the one an initialize opens, the id a follow-up carries, or this)
 ended     "deleted" / "refused" when the exchange carries a session id that had ended before it
 gone      the answer refuses the exchange's session id as unknown or ended
 why       one explanation per exchange, by precedence (see docs/json.md)
@@ -146,7 +146,7 @@ def _resource_metadata(con: duckdb.DuckDBPyConnection) -> set[str]:
 
 def derive(con: duckdb.DuckDBPyConnection, parts: list[tuple[str, bool]] | None = None) -> None:
     """Turn ``u`` into ``m`` (adding pos -- the position by time, file order breaking ties -- plane,
-    endpoint, role, era, follow_up, echo, sid_issued_to, neg_version, sid, ended, gone, why) and build
+    endpoint, role, era, follow_up, echo, sid_issued_to, neg_version, scope_sid, ended, gone, why) and build
     ``sessions`` (sid, plane, endpoint, t, version, pos, t_ended, ended_by, uses, work, closed).
 
     Only ``base`` and ``m`` read the wide exchange rows; the steps between work on narrow tables.
@@ -260,16 +260,23 @@ def derive(con: duckdb.DuckDBPyConnection, parts: list[tuple[str, bool]] | None 
         CREATE TABLE facts AS
         WITH b AS NOT MATERIALIZED (
           SELECT b.*, s.sid AS s_sid, s.plane AS s_plane, s.version AS s_version, b.fu AND s.sid IS NULL AS scoped,
-                 CASE WHEN e.t < b.t_req THEN e.how END AS ended_how
+                 CASE WHEN s.t_ended < b.t_req THEN s.ended_by END AS s_ended
           FROM (SELECT *, coalesce(era = 'handshake' AND rpc_method IS DISTINCT FROM 'initialize' AND http_method <> 'OPTIONS', false) AS fu
                 FROM base2) b
-          LEFT JOIN sessions s ON s.sid = b.req_sid
-          LEFT JOIN ends e ON e.sid = b.req_sid),
+          LEFT JOIN sessions s ON s.sid = b.req_sid),
         j AS (
-          SELECT *, NULL::VARCHAR AS i_sid, NULL::VARCHAR AS i_version FROM b WHERE NOT scoped
+          SELECT * EXCLUDE (s_ended), s_ended AS ended_how, NULL::VARCHAR AS i_sid, NULL::VARCHAR AS i_version,
+                 false AS ep_sessions
+          FROM b WHERE NOT scoped
           UNION ALL
-          SELECT b.*, i.sid, i.version FROM (SELECT * FROM b WHERE scoped) b
-          ASOF LEFT JOIN init i ON b.plane = i.plane AND b.endpoint = i.endpoint AND b.t_req >= i.t),
+          -- the follow-ups without an issued id (none, or one never seen issued): their scope's session,
+          -- the end of an unknown id, and whether their endpoint issued sessions at all
+          SELECT b.* EXCLUDE (s_ended), CASE WHEN e.t < b.t_req THEN e.how END, i.sid, i.version,
+                 se.endpoint IS NOT NULL
+          FROM (SELECT * FROM b WHERE scoped) b
+          ASOF LEFT JOIN init i ON b.plane = i.plane AND b.endpoint = i.endpoint AND b.t_req >= i.t
+          LEFT JOIN ends e ON e.sid = b.req_sid
+          LEFT JOIN (SELECT DISTINCT endpoint FROM sessions) se ON se.endpoint = b.endpoint),
         k AS (
           SELECT *,
             CASE WHEN NOT fu THEN NULL
@@ -278,13 +285,12 @@ def derive(con: duckdb.DuckDBPyConnection, parts: list[tuple[str, bool]] | None 
                  WHEN req_sid IS NOT NULL THEN 'unknown'
                  WHEN i_sid IS NOT NULL THEN 'dropped'
                  ELSE 'none' END AS echo,
-            era = 'handshake' AND rpc_method = 'initialize' AND status BETWEEN 200 AND 299 AS opens,
-            se.endpoint IS NOT NULL AS ep_sessions
-          FROM j LEFT JOIN (SELECT DISTINCT endpoint FROM sessions) se USING (endpoint))
+            era = 'handshake' AND rpc_method = 'initialize' AND status BETWEEN 200 AND 299 AS opens
+          FROM j)
         SELECT src, line, pos, plane, endpoint, role, era, fu AS follow_up, echo,
           s_plane AS sid_issued_to,
           CASE WHEN opens THEN neg_pv WHEN s_sid IS NOT NULL THEN s_version WHEN fu THEN i_version END AS neg_version,
-          CASE WHEN opens THEN resp_sid WHEN fu THEN coalesce(req_sid, i_sid) END AS sid,
+          CASE WHEN fu AND req_sid IS NULL THEN i_sid END AS scope_sid,
           ended_how AS ended, gone,
           CASE
             WHEN role = 'auth' THEN 'authorization'

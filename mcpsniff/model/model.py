@@ -328,9 +328,9 @@ class Model:
                 "state", "why", "echo", "error", "rules", "n_group")
         rows = self.rows(f"""
             SELECT * EXCLUDE (k, first) FROM (
-              SELECT pos, t_req, plane, sid, http_method, rpc_method, status, req_sid, resp_sid, role, era, {self.STATE},
+              SELECT pos, t_req, plane, {sql.SID} AS sid, http_method, rpc_method, status, req_sid, resp_sid, role, era, {self.STATE},
                      why, echo, error, {fed}, count(*) OVER g, row_number() OVER (g ORDER BY pos) AS k, min(pos) OVER g AS first
-              FROM m WHERE {where} WINDOW g AS (PARTITION BY plane, sid)) {lim}
+              FROM m WHERE {where} WINDOW g AS (PARTITION BY plane, {sql.SID})) {lim}
             ORDER BY plane, first, pos""")
         return [dict(zip(cols, r)) for r in rows]
 

@@ -27,10 +27,15 @@ NO_RESPONSE = "(why IN ('unanswered', 'stream-without-response'))"
 #: GET: no standalone stream here; 405 to a DELETE: the server keeps its sessions) and exchanges
 #: the client abandoned
 FAILED = "((status >= 400 OR status < 0) AND why NOT IN ('no-standalone-stream', 'delete-not-allowed', 'abandoned'))"
+#: the session an exchange belongs to: the one an initialize opens, the id a follow-up carries, or
+#: for a follow-up without one its scope's latest session (derived here, not stored: an id on every row
+#: would widen every sort of the table)
+SID = ("(CASE WHEN why IN ('initialize', 'initialize-stateless') THEN resp_sid "
+       "WHEN follow_up THEN coalesce(req_sid, scope_sid) END)")
 #: the state of an exchange's session when it was sent (docs/json.md)
 STATE = ("(CASE WHEN why IN ('initialize') THEN 'issued' WHEN ended IS NOT NULL THEN 'ended (' || ended || ')' "
          "WHEN echo = 'unknown' THEN 'unknown' WHEN echo = 'dropped' THEN 'in use (id not sent)' "
-         "WHEN sid IS NOT NULL THEN 'in use' ELSE 'no session' END)")
+         "WHEN coalesce(req_sid, scope_sid) IS NOT NULL AND follow_up THEN 'in use' ELSE 'no session' END)")
 #: the spec version an exchange is judged by: the negotiated one (handshake), 2026-07-28
 #: (modern), 2024-11-05 (legacy); NULL where it is unknown
 SPEC_VERSION = (f"(CASE WHEN neg_version IS NOT NULL THEN neg_version WHEN era = 'modern' THEN '{MODERN_VERSION}' "

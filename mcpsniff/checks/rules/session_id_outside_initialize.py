@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ...model import Model
-from ...model.sql import OK
+from ...model.sql import OK, SID
 from ..rule import HS, Rule, SM, Selection, T, hdr, per_version
 from ..shared import listed
 
@@ -42,5 +42,5 @@ def check(m: Model) -> Selection:
         # a response repeating its own session's id (the one the request carried, or its scope's
         # session when the request lacked it) issues nothing new
         f"resp_sid IS NOT NULL AND NOT coalesce(rpc_method = 'initialize' AND {OK}, false) AND resp_sid IS DISTINCT FROM req_sid "
-        "AND resp_sid IS DISTINCT FROM sid",
+        f"AND resp_sid IS DISTINCT FROM {SID}",
         {"ids": "count(DISTINCT resp_sid)", "statuses": listed("status::VARCHAR")})
