@@ -47,7 +47,7 @@ from urllib.parse import urljoin, urlsplit
 import duckdb
 import pandas as pd
 
-from ..mcp import EVENT_STREAM, MODERN_VERSION, NO_USER_AGENT, endpoint_key, netloc
+from ..mcp import EVENT_STREAM, EXCHANGE_ERAS, MODERN_VERSION, NO_USER_AGENT, endpoint_key, netloc
 from .store import each_on_a_cursor
 
 #: well-known documents of authorization discovery (RFC 9728, RFC 8414, OpenID Connect Discovery);
@@ -144,6 +144,19 @@ def _resource_metadata(con: duckdb.DuckDBPyConnection) -> set[str]:
     return out
 
 
+#: the roles and explanations an exchange can have: one byte each in the table (an ENUM), not a string
+ROLES = ("call", "stream", "end", "preflight", "auth", "other")
+WHYS = ("authorization", "not-endpoint", "preflight", "abandoned", "unanswered", "initialize", "initialize-stateless",
+        "initialize-refused", "after-end", "session-refused", "session-deleted", "delete-not-allowed",
+        "no-standalone-stream", "missing-session", "credential-refused", "rate-limited", "unavailable",
+        "stream-without-response", "ok", "failed")
+
+
+def _enum(con: duckdb.DuckDBPyConnection, name: str, values: tuple[str, ...]) -> None:
+    if not con.execute("SELECT count(*) FROM duckdb_types() WHERE type_name = ?", [name]).fetchall()[0][0]:
+        con.execute(f"CREATE TYPE {name} AS ENUM ({', '.join(repr(v) for v in values)})")
+
+
 def derive(con: duckdb.DuckDBPyConnection, parts: list[tuple[str, bool]] | None = None) -> None:
     """Turn ``u`` into ``m`` (adding pos -- the position by time, file order breaking ties -- plane,
     endpoint, role, era, follow_up, echo, sid_issued_to, neg_version, scope_sid, ended, gone, why) and build
@@ -151,6 +164,9 @@ def derive(con: duckdb.DuckDBPyConnection, parts: list[tuple[str, bool]] | None 
 
     Only ``base`` and ``m`` read the wide exchange rows; the steps between work on narrow tables.
     ``parts`` are the SELECTs that make up ``u`` (see :func:`assemble`); None: ``u`` as one part."""
+    _enum(con, "mcpsniff_role", ROLES)
+    _enum(con, "mcpsniff_why", WHYS)
+    _enum(con, "mcpsniff_era", EXCHANGE_ERAS)
     con.register("urls_df", _url_table(con, _resource_metadata(con)))
     con.register("announced_df", _announced(con))
     legacy = "(first_event = 'endpoint' OR a.url IS NOT NULL)"
@@ -178,7 +194,7 @@ def derive(con: duckdb.DuckDBPyConnection, parts: list[tuple[str, bool]] | None 
               WHEN http_method = 'POST' THEN 'call'
               WHEN http_method = 'GET' THEN 'stream'
               WHEN http_method = 'DELETE' THEN 'end'
-              ELSE 'other' END AS role,
+              ELSE 'other' END::mcpsniff_role AS role,
             first_event = 'endpoint' AS announces, http_method, rpc_method, status, req_sid, resp_sid, neg_pv,
             meta_pv, pv_hdr, mcp_method_hdr, n_msgs, ctype,
             coalesce(t_resp, t_end, t_req) AS t_done, t_req,
@@ -216,7 +232,7 @@ def derive(con: duckdb.DuckDBPyConnection, parts: list[tuple[str, bool]] | None 
             WHEN b.era0 = 'modern?' THEN CASE WHEN h.plane IS NOT NULL THEN 'handshake' ELSE 'modern' END
             WHEN b.era0 = 'handshake' AND b.rpc_method = 'initialize' AND b.status BETWEEN 400 AND 499
                  AND lg.plane IS NOT NULL THEN 'probe'
-            ELSE b.era0 END AS era
+            ELSE b.era0 END::mcpsniff_era AS era
         FROM base b JOIN urls_df url USING (url_id) LEFT JOIN ep_era e ON e.endpoint = url.endpoint
         LEFT JOIN shook h ON h.plane = b.plane AND h.endpoint = url.endpoint
         LEFT JOIN legacy_get lg ON lg.plane = b.plane AND lg.netloc = url.netloc""")
@@ -311,7 +327,7 @@ def derive(con: duckdb.DuckDBPyConnection, parts: list[tuple[str, bool]] | None 
             WHEN status IN (502, 503, 504) THEN 'unavailable'
             WHEN lost_response THEN 'stream-without-response'
             WHEN status BETWEEN 200 AND 399 THEN 'ok'
-            ELSE 'failed' END AS why
+            ELSE 'failed' END::mcpsniff_why AS why
         FROM k
         ORDER BY src, line""")  # the order of the input tables: assemble puts them beside it (not a
     # TEMP table: assemble's other cursors must see it)
