@@ -117,3 +117,18 @@ M_META = "General fields / _meta"
 
 HS = ("2025-11-25", "2025-06-18", "2025-03-26")  # handshake versions, newest first
 PV = ("2025-11-25", "2025-06-18")  # versions with the MCP-Protocol-Version header
+
+
+# -- citations several rules rest on (each sentence quoted once) -------------------------------------
+#: servers that require a session answer a request without one with 400
+REQUIRE_SESSION_400 = per_version(
+    HS, T, SM, "session-management",
+    {v: f"Servers that require a session ID SHOULD respond to requests without an "
+        f"{hdr(v)} header (other than initialization) with HTTP 400 Bad Request." for v in HS},
+)
+#: an ended session's id is answered 404
+ENDED_SESSION_404 = per_version(
+    HS, T, SM, "session-management",
+    {v: "The server MAY terminate the session at any time, after which it MUST respond "
+        "to requests containing that session ID with HTTP 404 Not Found." for v in HS},
+)

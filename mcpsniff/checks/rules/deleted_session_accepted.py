@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ...model import Model
 from ...model.sql import OK
-from ..rule import HS, Rule, SM, Selection, T, per_version
+from ..rule import ENDED_SESSION_404, HS, Rule, Selection
 
 #: place in the catalogue (reports, JSON, SARIF list rules in this order)
 ORDER = 40
@@ -22,11 +22,7 @@ RULE = Rule(
     ),
     eras=("handshake",),
     versions=HS[::-1],
-    citations=per_version(
-        HS, T, SM, "session-management",
-        {v: "The server MAY terminate the session at any time, after which it MUST respond "
-            "to requests containing that session ID with HTTP 404 Not Found." for v in HS},
-    ),
+    citations=ENDED_SESSION_404,
     party="server",
     detail="{count} requests answered 2xx after their session was deleted",
 )

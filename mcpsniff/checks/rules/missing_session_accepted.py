@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ...model import Model
 from ...model.sql import OK
-from ..rule import HS, Rule, SM, Selection, T, hdr, per_version
+from ..rule import HS, REQUIRE_SESSION_400, Rule, Selection
 from ..shared import listed
 
 #: place in the catalogue (reports, JSON, SARIF list rules in this order)
@@ -24,12 +24,7 @@ RULE = Rule(
     ),
     eras=("handshake",),
     versions=HS[::-1],
-    citations=per_version(
-        HS, T, SM, "session-management",
-        {v: f"Servers that require a session ID SHOULD respond to requests without an "
-            f"{hdr(v)} header (other than initialization) with HTTP 400 Bad Request."
-         for v in HS},
-    ),
+    citations=REQUIRE_SESSION_400,
     party="server",
     detail="{count} header-less requests answered {statuses} instead of 400",
 )
