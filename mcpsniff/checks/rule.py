@@ -132,3 +132,9 @@ ENDED_SESSION_404 = per_version(
     {v: "The server MAY terminate the session at any time, after which it MUST respond "
         "to requests containing that session ID with HTTP 404 Not Found." for v in HS},
 )
+#: what a session is (the observations about ids not issued to this plane rest on it)
+SESSION_DEFINED = per_version(
+    HS, T, SM, "session-management",
+    {v: 'An MCP "session" consists of logically related interactions between a client '
+        "and a server, beginning with the initialization phase." for v in HS},
+)

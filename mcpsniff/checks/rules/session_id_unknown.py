@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ...model import Model
-from ..rule import HS, Rule, SM, Selection, T, per_version
+from ..rule import HS, Rule, Selection, SESSION_DEFINED
 from . import session_header_duplicated, session_id_outside_initialize
 
 #: place in the catalogue (reports, JSON, SARIF list rules in this order)
@@ -21,11 +21,7 @@ RULE = Rule(
     ),
     eras=("handshake",),
     versions=HS[::-1],
-    citations=per_version(
-        HS, T, SM, "session-management",
-        {v: 'An MCP "session" consists of logically related interactions between a client '
-            "and a server, beginning with the initialization phase." for v in HS},
-    ),
+    citations=SESSION_DEFINED,
     party="client",
     detail="{ids} session ids never seen issued",
     likely_causes=(session_id_outside_initialize.RULE.id, session_header_duplicated.RULE.id),
