@@ -112,11 +112,15 @@ def _url_table(con: duckdb.DuckDBPyConnection, announced_rm: set[str]) -> pd.Dat
 
     urls = [u for u, _ in per_url]
     endpoints = [final(endpoint_key(u)) for u in urls]
+    ep_ids: dict[str, int] = {}
+    for ep in endpoints:
+        ep_ids.setdefault(ep, len(ep_ids))
     mcp_eps = {ep for ep, (_, rpc) in zip(endpoints, per_url) if rpc}
     mcp = [ep in mcp_eps for ep in endpoints]
     auth = [not m and is_auth_url(u, announced_rm) for u, m in zip(urls, mcp)]
     return pd.DataFrame({"url": pd.Series(urls, dtype=object), "url_id": pd.Series(range(len(urls)), dtype="int32"),
                          "endpoint": pd.Series(endpoints, dtype=object),
+                         "ep_id": pd.Series([ep_ids[e] for e in endpoints], dtype="int32"),
                          "netloc": pd.Series([netloc(u) for u in urls], dtype=object),
                          "mcp_ep": pd.Series(mcp, dtype=bool), "auth": pd.Series(auth, dtype=bool)})
 
@@ -160,7 +164,8 @@ def _enum(con: duckdb.DuckDBPyConnection, name: str, values: tuple[str, ...]) ->
 def derive(con: duckdb.DuckDBPyConnection, parts: list[tuple[str, bool]] | None = None) -> None:
     """Turn ``u`` into ``m`` (adding pos -- the position by time, file order breaking ties -- plane,
     endpoint, role, era, follow_up, echo, sid_issued_to, neg_version, scope_sid, ended, gone, why) and build
-    ``sessions`` (sid, plane, endpoint, t, version, pos, t_ended, ended_by, uses, work, closed).
+    ``sessions`` (sid, plane, endpoint, t, version, pos, t_ended, ended_by, uses, work, closed, and the
+    plane's number, plane_id).
 
     Only ``base`` and ``m`` read the wide exchange rows; the steps between work on narrow tables.
     ``parts`` are the SELECTs that make up ``u`` (see :func:`assemble`); None: ``u`` as one part."""
@@ -169,11 +174,16 @@ def derive(con: duckdb.DuckDBPyConnection, parts: list[tuple[str, bool]] | None 
     _enum(con, "mcpsniff_era", EXCHANGE_ERAS)
     con.register("urls_df", _url_table(con, _resource_metadata(con)))
     con.register("announced_df", _announced(con))
+    # the planes and endpoints by number: what every sort and join below carries instead of the strings
+    # (m gets the strings back beside its rows); tables, not TEMP: assemble's other cursors read them
+    con.execute(f"""CREATE TABLE d_planes AS SELECT (row_number() OVER (ORDER BY plane) - 1)::INTEGER AS plane_id, plane
+                    FROM (SELECT DISTINCT coalesce(ua, '{NO_USER_AGENT}') AS plane FROM u)""")
+    con.execute("CREATE TABLE d_eps AS SELECT DISTINCT ep_id, endpoint FROM urls_df")
     legacy = "(first_event = 'endpoint' OR a.url IS NOT NULL)"
     marked = f"(req_sid IS NOT NULL OR mcp_method_hdr IS NOT NULL OR ctype = '{EVENT_STREAM}' OR n_msgs > 0)"
     con.execute(f"""
         CREATE TEMP TABLE base0 AS
-        SELECT src, line, plane, url_id, role,
+        SELECT src, line, plane_id, url_id, role,
           CASE
             WHEN role IN ('auth', 'other') THEN 'other'
             WHEN legacy THEN 'legacy'
@@ -185,7 +195,7 @@ def derive(con: duckdb.DuckDBPyConnection, parts: list[tuple[str, bool]] | None 
           announces, http_method, rpc_method, status, req_sid, resp_sid, neg_pv, t_done, t_req, gone, abandoned,
           lost_response
         FROM (
-          SELECT src, line, coalesce(ua, '{NO_USER_AGENT}') AS plane, url.url_id, {legacy} AS legacy,
+          SELECT src, line, pl.plane_id, url.url_id, {legacy} AS legacy,
             CASE
               WHEN http_method = 'OPTIONS' THEN CASE WHEN url.mcp_ep THEN 'preflight' ELSE 'other' END
               WHEN {legacy} THEN CASE http_method WHEN 'GET' THEN 'stream' WHEN 'POST' THEN 'call' ELSE 'other' END
@@ -203,7 +213,8 @@ def derive(con: duckdb.DuckDBPyConnection, parts: list[tuple[str, bool]] | None 
                      AND (status < 0 OR (http_method = 'POST' AND has_id AND NOT coalesce(resp_for_req, false))), false) AS abandoned,
             coalesce(http_method = 'POST' AND has_id AND status BETWEEN 200 AND 299 AND ctype = '{EVENT_STREAM}'
                      AND NOT resp_for_req AND NOT sse_ids AND error IS NULL, false) AS lost_response
-          FROM u JOIN urls_df url USING (url) LEFT JOIN announced_df a USING (url))""")
+          FROM u JOIN urls_df url USING (url) LEFT JOIN announced_df a USING (url)
+          JOIN d_planes pl ON pl.plane = coalesce(u.ua, '{NO_USER_AGENT}'))""")
     # by time (file order breaks ties): the row id is the position. The narrow rows are made first and
     # sorted apart from the wide input tables (sorted while scanning them, a big capture outgrows a
     # small memory limit); the URL's number, not its endpoint and host strings, is sorted
@@ -218,27 +229,27 @@ def derive(con: duckdb.DuckDBPyConnection, parts: list[tuple[str, bool]] | None 
     con.execute(f"""
         CREATE TEMP TABLE base2 AS
         WITH ep_era AS (
-          SELECT endpoint, arg_max(era0, n * 2 + CASE era0 WHEN 'handshake' THEN 1 ELSE 0 END) AS era
-          FROM (SELECT url.endpoint, era0, sum(n) AS n
+          SELECT ep_id, arg_max(era0, n * 2 + CASE era0 WHEN 'handshake' THEN 1 ELSE 0 END) AS era
+          FROM (SELECT url.ep_id, era0, sum(n) AS n
                 FROM (SELECT url_id, era0, count(*) AS n FROM base WHERE era0 IN ('handshake', 'modern') GROUP BY ALL)
                 JOIN urls_df url USING (url_id) GROUP BY ALL)
-          GROUP BY endpoint),
-        shook AS (SELECT DISTINCT b.plane, url.endpoint FROM base b JOIN urls_df url USING (url_id)
+          GROUP BY ep_id),
+        shook AS (SELECT DISTINCT b.plane_id, url.ep_id FROM base b JOIN urls_df url USING (url_id)
                   WHERE era0 = 'handshake' AND rpc_method = 'initialize' AND status BETWEEN 200 AND 299),
-        legacy_get AS (SELECT DISTINCT b.plane, url.netloc FROM base b JOIN urls_df url USING (url_id) WHERE announces)
-        SELECT b.rowid AS pos, b.* EXCLUDE (era0, url_id, announces), url.endpoint,
+        legacy_get AS (SELECT DISTINCT b.plane_id, url.netloc FROM base b JOIN urls_df url USING (url_id) WHERE announces)
+        SELECT b.rowid AS pos, b.* EXCLUDE (era0, url_id, announces), url.ep_id,
           CASE
             WHEN b.era0 = 'other' AND b.role IN ('stream', 'end', 'preflight') THEN coalesce(e.era, 'other')
-            WHEN b.era0 = 'modern?' THEN CASE WHEN h.plane IS NOT NULL THEN 'handshake' ELSE 'modern' END
+            WHEN b.era0 = 'modern?' THEN CASE WHEN h.plane_id IS NOT NULL THEN 'handshake' ELSE 'modern' END
             WHEN b.era0 = 'handshake' AND b.rpc_method = 'initialize' AND b.status BETWEEN 400 AND 499
-                 AND lg.plane IS NOT NULL THEN 'probe'
+                 AND lg.plane_id IS NOT NULL THEN 'probe'
             ELSE b.era0 END::mcpsniff_era AS era
-        FROM base b JOIN urls_df url USING (url_id) LEFT JOIN ep_era e ON e.endpoint = url.endpoint
-        LEFT JOIN shook h ON h.plane = b.plane AND h.endpoint = url.endpoint
-        LEFT JOIN legacy_get lg ON lg.plane = b.plane AND lg.netloc = url.netloc""")
+        FROM base b JOIN urls_df url USING (url_id) LEFT JOIN ep_era e ON e.ep_id = url.ep_id
+        LEFT JOIN shook h ON h.plane_id = b.plane_id AND h.ep_id = url.ep_id
+        LEFT JOIN legacy_get lg ON lg.plane_id = b.plane_id AND lg.netloc = url.netloc""")
     con.execute("""
         CREATE TEMP TABLE init AS
-        SELECT pos, plane, endpoint, t_done AS t, resp_sid AS sid, neg_pv AS version FROM base2
+        SELECT pos, plane_id, ep_id, t_done AS t, resp_sid AS sid, neg_pv AS version FROM base2
         WHERE era = 'handshake' AND rpc_method = 'initialize' AND status BETWEEN 200 AND 299""")
     # how each session id ended: the first DELETE the server accepted, or the first refusal of the id
     # as unknown (404, or a JSON-RPC error saying so, whatever the status). Other refusals (401/403,
@@ -255,7 +266,7 @@ def derive(con: duckdb.DuckDBPyConnection, parts: list[tuple[str, bool]] | None 
         GROUP BY req_sid""")
     con.execute(f"""
         CREATE TABLE sessions AS
-        WITH s AS (SELECT sid, plane, endpoint, t, version, pos FROM init WHERE sid IS NOT NULL
+        WITH s AS (SELECT sid, plane_id, ep_id, t, version, pos FROM init WHERE sid IS NOT NULL
                    QUALIFY row_number() OVER (PARTITION BY sid ORDER BY pos) = 1),
         used AS (
           SELECT req_sid AS sid, count(*) FILTER (http_method <> 'DELETE') AS uses,
@@ -263,9 +274,10 @@ def derive(con: duckdb.DuckDBPyConnection, parts: list[tuple[str, bool]] | None 
                                   AND NOT starts_with(rpc_method, 'notifications/')) AS work,
                  count(*) FILTER (http_method = 'DELETE') > 0 AS closed
           FROM base2 WHERE req_sid IS NOT NULL AND rpc_method IS DISTINCT FROM 'initialize' GROUP BY req_sid)
-        SELECT s.*, e.t AS t_ended, e.how AS ended_by, coalesce(u.uses, 0) AS uses, coalesce(u.work, 0) AS work,
-               coalesce(u.closed, false) AS closed
-        FROM s LEFT JOIN ends e USING (sid) LEFT JOIN used u USING (sid) ORDER BY pos""")
+        SELECT s.sid, p.plane, d.endpoint, s.t, s.version, s.pos, e.t AS t_ended, e.how AS ended_by,
+               coalesce(u.uses, 0) AS uses, coalesce(u.work, 0) AS work, coalesce(u.closed, false) AS closed, s.plane_id
+        FROM s JOIN d_planes p USING (plane_id) JOIN d_eps d USING (ep_id)
+        LEFT JOIN ends e USING (sid) LEFT JOIN used u USING (sid) ORDER BY s.pos""")
     # every derived column in one narrow table. A follow-up that carries a session id issued here
     # takes its facts from that session; only the others (no id, or an id never seen issued) need
     # their scope's latest successful initialize that finished before they started: an ASOF join
@@ -275,7 +287,7 @@ def derive(con: duckdb.DuckDBPyConnection, parts: list[tuple[str, bool]] | None 
     con.execute(f"""
         CREATE TABLE facts AS
         WITH b AS NOT MATERIALIZED (
-          SELECT b.*, s.sid AS s_sid, s.plane AS s_plane, s.version AS s_version, b.fu AND s.sid IS NULL AS scoped,
+          SELECT b.*, s.sid AS s_sid, s.plane_id AS s_plane, s.version AS s_version, b.fu AND s.sid IS NULL AS scoped,
                  CASE WHEN s.t_ended < b.t_req THEN s.ended_by END AS s_ended
           FROM (SELECT *, coalesce(era = 'handshake' AND rpc_method IS DISTINCT FROM 'initialize' AND http_method <> 'OPTIONS', false) AS fu
                 FROM base2) b
@@ -288,23 +300,23 @@ def derive(con: duckdb.DuckDBPyConnection, parts: list[tuple[str, bool]] | None 
           -- the follow-ups without an issued id (none, or one never seen issued): their scope's session,
           -- the end of an unknown id, and whether their endpoint issued sessions at all
           SELECT b.* EXCLUDE (s_ended), CASE WHEN e.t < b.t_req THEN e.how END, i.sid, i.version,
-                 se.endpoint IS NOT NULL
+                 se.ep_id IS NOT NULL
           FROM (SELECT * FROM b WHERE scoped) b
-          ASOF LEFT JOIN init i ON b.plane = i.plane AND b.endpoint = i.endpoint AND b.t_req >= i.t
+          ASOF LEFT JOIN init i ON b.plane_id = i.plane_id AND b.ep_id = i.ep_id AND b.t_req >= i.t
           LEFT JOIN ends e ON e.sid = b.req_sid
-          LEFT JOIN (SELECT DISTINCT endpoint FROM sessions) se ON se.endpoint = b.endpoint),
+          LEFT JOIN (SELECT DISTINCT ep_id FROM init WHERE sid IS NOT NULL) se ON se.ep_id = b.ep_id),
         k AS (
           SELECT *,
             CASE WHEN NOT fu THEN NULL
-                 WHEN req_sid IS NOT NULL AND s_sid IS NOT NULL AND s_plane = plane THEN 'echoed'
+                 WHEN req_sid IS NOT NULL AND s_sid IS NOT NULL AND s_plane = plane_id THEN 'echoed'
                  WHEN req_sid IS NOT NULL AND s_sid IS NOT NULL THEN 'foreign'
                  WHEN req_sid IS NOT NULL THEN 'unknown'
                  WHEN i_sid IS NOT NULL THEN 'dropped'
                  ELSE 'none' END AS echo,
             era = 'handshake' AND rpc_method = 'initialize' AND status BETWEEN 200 AND 299 AS opens
           FROM j)
-        SELECT src, line, pos, plane, endpoint, role, era, fu AS follow_up, echo,
-          s_plane AS sid_issued_to,
+        SELECT src, line, pos, ep_id, role, era, fu AS follow_up, echo,
+          s_plane AS issued_to,
           CASE WHEN opens THEN neg_pv WHEN s_sid IS NOT NULL THEN s_version WHEN fu THEN i_version END AS neg_version,
           CASE WHEN fu AND req_sid IS NULL THEN i_sid END AS scope_sid,
           ended_how AS ended, gone,
@@ -334,9 +346,17 @@ def derive(con: duckdb.DuckDBPyConnection, parts: list[tuple[str, bool]] | None 
     for t in ("base", "base2", "init", "ends"):
         con.execute(f"DROP TABLE {t}")
     assemble(con, parts if parts is not None else [("SELECT * FROM u", False)])
-    con.execute("DROP TABLE facts")
+    for t in ("facts", "d_planes", "d_eps"):
+        con.execute(f"DROP TABLE {t}")
     con.unregister("urls_df")
     con.unregister("announced_df")
+
+
+#: the derived columns of ``m`` after ``pos``, from an exchange's row (``p`` or ``u``) and its facts ``f``;
+#: the numbers the facts carry are named by looking them up in the lists ``$endpoints`` and ``$planes``
+#: (a join there would be planned around the positional join and lose its order)
+_FACTS = (f"coalesce(ua, '{NO_USER_AGENT}') AS plane, $endpoints[f.ep_id + 1] AS endpoint, f.role, f.era, f.follow_up, "
+          "f.echo, $planes[f.issued_to + 1] AS sid_issued_to, f.neg_version, f.scope_sid, f.ended, f.gone, f.why")
 
 
 def assemble(con: duckdb.DuckDBPyConnection, parts: list[tuple[str, bool]]) -> None:
@@ -350,19 +370,21 @@ def assemble(con: duckdb.DuckDBPyConnection, parts: list[tuple[str, bool]]) -> N
 
     A positional join runs on one thread, so parts are put in as many at once as DuckDB has threads,
     each on its own cursor."""
-    con.execute("CREATE TABLE m AS SELECT u.*, f.* EXCLUDE (src, line) FROM u JOIN facts f USING (src, line) LIMIT 0")
+    names = {"endpoints": [e for (e,) in con.execute("SELECT endpoint FROM d_eps ORDER BY ep_id").fetchall()],
+             "planes": [p for (p,) in con.execute("SELECT plane FROM d_planes ORDER BY plane_id").fetchall()]}
+    con.execute(f"CREATE TABLE m AS SELECT u.*, f.pos, {_FACTS} FROM u JOIN facts f USING (src, line) LIMIT 0", names)
     con.execute("SET preserve_insertion_order = true")  # the sorted facts must stay sorted
     at_once = min(len(parts), con.execute("SELECT current_setting('threads')").fetchall()[0][0])
 
     def put(cur: duckdb.DuckDBPyConnection, part: tuple[str, bool]) -> None:
         sql, ordered = part
-        if not (ordered and _beside(cur, sql)):
-            cur.execute(f"INSERT INTO m SELECT p.*, f.* EXCLUDE (src, line) FROM ({sql}) p JOIN facts f USING (src, line)")
+        if not (ordered and _beside(cur, sql, names)):
+            cur.execute(f"INSERT INTO m SELECT p.*, f.pos, {_FACTS} FROM ({sql}) p JOIN facts f USING (src, line)", names)
 
     each_on_a_cursor(con, parts, put, at_once)
 
 
-def _beside(con: duckdb.DuckDBPyConnection, sql: str) -> bool:
+def _beside(con: duckdb.DuckDBPyConnection, sql: str, names: dict[str, list[str]]) -> bool:
     """Insert the part ``sql`` by a positional join with its facts; False when they are out of step."""
     spans = con.execute(f"SELECT src, min(line), max(line) FROM ({sql}) GROUP BY src").fetchall()
     if not spans:
@@ -371,14 +393,13 @@ def _beside(con: duckdb.DuckDBPyConnection, sql: str) -> bool:
     # of several inputs (the careful reader's) holds them whole
     where = (f"src = {int(spans[0][0])} AND line BETWEEN {int(spans[0][1])} AND {int(spans[0][2])}" if len(spans) == 1
              else f"src IN ({', '.join(str(int(s)) for s, _, _ in spans)})")
-    fs = f"(SELECT * FROM facts WHERE {where}) fs"
+    fs = f"(SELECT * FROM facts WHERE {where}) f"
     try:
         con.execute(f"""
             INSERT INTO m
-            SELECT p.*, CASE WHEN p.src IS NOT DISTINCT FROM fs.src AND p.line IS NOT DISTINCT FROM fs.line THEN fs.pos
-                             ELSE error('mcpsniff: exchange rows and facts out of step') END AS pos,
-                   fs.* EXCLUDE (src, line, pos)
-            FROM ({sql}) p POSITIONAL JOIN {fs}""")
+            SELECT p.*, CASE WHEN p.src IS NOT DISTINCT FROM f.src AND p.line IS NOT DISTINCT FROM f.line THEN f.pos
+                             ELSE error('mcpsniff: exchange rows and facts out of step') END AS pos, {_FACTS}
+            FROM ({sql}) p POSITIONAL JOIN {fs}""", names)
         return True
     except duckdb.InvalidInputException:  # the statement is undone as a whole
         return False

@@ -109,8 +109,8 @@ def test_rows_in_file_order_are_put_beside_their_facts_and_rows_out_of_order_are
     calls = []
     real = derive_mod._beside
 
-    def spy(con, sql):
-        calls.append(real(con, sql))
+    def spy(con, sql, *rest):
+        calls.append(real(con, sql, *rest))
         return calls[-1]
 
     derive_mod._beside = spy
@@ -143,10 +143,10 @@ def test_parts_are_put_beside_their_facts_several_at_once(tmp_path, monkeypatch)
     together = threading.Barrier(2, timeout=30)
     real = derive_mod._beside
 
-    def spy(con, sql):
+    def spy(con, sql, *rest):
         if "f0 " in sql or "f1 " in sql:
             together.wait()  # BrokenBarrierError unless the first two parts go in at the same time
-        return real(con, sql)
+        return real(con, sql, *rest)
 
     monkeypatch.setattr(derive_mod, "_beside", spy)
     m = model.build(paths)
