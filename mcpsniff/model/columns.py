@@ -252,10 +252,10 @@ COLUMNS: tuple[Column, ...] = (
     C("www_auth", "BOOLEAN", "coalesce(list_contains(rhl, 'www-authenticate'), false)", "the response has a `WWW-Authenticate` header"),
     C("www_auth_rm", "VARCHAR", _WWW_AUTH_RM,
       "the `resource_metadata` parameter of the response's `WWW-Authenticate` (RFC 9728 §5.1; the first found)"),
-    C("req_ctype", "VARCHAR", _media(_hdr("content-type")), "request media type, lower-case, without parameters"),
-    C("stream_responses", "INTEGER", "len(sse_rids)", "JSON-RPC responses among the response's SSE events (any HTTP method)"),
     C("resp_for_req", "BOOLEAN", f"""CASE WHEN {FIRST}.id IS NULL OR resp IS NULL THEN NULL
-      WHEN list_contains({_BODY_RIDS}, {FIRST}.id::VARCHAR) OR list_contains(sse_rids, {FIRST}.id::VARCHAR) THEN true
+      WHEN resp.body.rpc[1].id = {FIRST}.id AND resp.body.rpc[1].method IS NULL
+           AND (resp.body.rpc[1].result IS NOT NULL OR resp.body.rpc[1].error IS NOT NULL) THEN true
+      WHEN list_contains(sse_rids, {FIRST}.id::VARCHAR) OR list_contains({_BODY_RIDS}, {FIRST}.id::VARCHAR) THEN true
       WHEN {_flag('resp.body.truncated')} OR list_bool_or(list_transform(resp.sse, lambda e: {_flag('e.truncated')})) THEN NULL
       WHEN resp.body.rpc IS NULL AND resp.body.text IS NULL AND coalesce(len(resp.sse), 0) = 0
            AND coalesce({_int('resp.body.size')}, -1) <> 0 THEN NULL

@@ -77,13 +77,7 @@ def test_www_authenticate_and_its_resource_metadata(tmp_path, monkeypatch):
     assert got == [(True, RM), (True, RM), (True, f"{RM}?2"), (True, None), (False, None), (False, None)]
 
 
-def test_request_media_type(tmp_path, monkeypatch):
-    recs = [ex(0, json_resp(200, result(1))), ex(1, json_resp(200, result(1)), **request(ctype="Text/Plain")),
-            ex(2, json_resp(200, result(1)), **request(ctype=None))]
-    assert values(recs, tmp_path, monkeypatch, ["req_ctype"]) == ["application/json", "text/plain", None]
-
-
-def test_stream_responses_on_any_method_and_get_responses_on_get(tmp_path, monkeypatch):
+def test_get_responses_count_responses_on_a_get_stream_only(tmp_path, monkeypatch):
     note = {"jsonrpc": "2.0", "method": "notifications/message", "params": {}}
     err = {"jsonrpc": "2.0", "id": 2, "error": {"code": -32603, "message": "boom"}}
     recs = [
@@ -93,8 +87,8 @@ def test_stream_responses_on_any_method_and_get_responses_on_get(tmp_path, monke
         ex(2, json_resp(200, result(1))),
         ex(3),
     ]
-    got = values(recs, tmp_path, monkeypatch, ["stream_responses", "get_responses", "http_method"])
-    assert got == [(2, 0, "POST"), (1, 1, "GET"), (0, 0, "POST"), (0, 0, "POST")]
+    got = values(recs, tmp_path, monkeypatch, ["get_responses", "http_method"])
+    assert got == [(0, "POST"), (1, "GET"), (0, "POST"), (0, "POST")]
 
 
 def test_response_for_the_request(tmp_path, monkeypatch):
