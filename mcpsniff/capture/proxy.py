@@ -309,6 +309,15 @@ def run_until_stopped(cfg: CaptureConfig, *, beside: Callable[[Capture], Awaitab
     if setup is not None:
         setup(cap)
 
+    failed: list[BaseException] = []
+
+    def side_ended(t: asyncio.Task) -> None:
+        # what runs beside the proxy (the banner, the live summary) failing must not leave a proxy
+        # running with nothing on the screen: stop, and raise its error once stopped
+        if not t.cancelled() and t.exception() is not None:
+            failed.append(t.exception())
+            cap.stop()
+
     async def main() -> None:
         loop = asyncio.get_running_loop()
         task = asyncio.current_task()
@@ -331,6 +340,8 @@ def run_until_stopped(cfg: CaptureConfig, *, beside: Callable[[Capture], Awaitab
             if hasattr(signal, "SIGPIPE"):
                 signal.signal(signal.SIGPIPE, signal.SIG_IGN)
         side = asyncio.create_task(beside(cap)) if beside is not None else None
+        if side is not None:
+            side.add_done_callback(side_ended)
         try:
             await cap.run()
         finally:
@@ -347,6 +358,8 @@ def run_until_stopped(cfg: CaptureConfig, *, beside: Callable[[Capture], Awaitab
         pass
     if cap.error is not None:
         raise cap.error
+    if failed:
+        raise failed[0]
     return cap
 
 

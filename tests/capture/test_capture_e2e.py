@@ -749,3 +749,31 @@ def test_odd_bodies_are_all_recorded_readably(tmp_path):
     assert r.returncode == 0, r.stderr
     doc = json.loads(r.stdout)
     assert doc["problems"] == [] and doc["inputs"][0]["exchanges"] == len(ODD_BODIES)
+
+
+def test_a_failure_beside_the_proxy_stops_the_capture_and_is_raised(tmp_path):
+    """What runs beside the proxy (the banner, the live summary) failing once the proxy listens used to
+    leave the proxy running with nothing on screen: `capture --web` hung. It stops and raises instead."""
+    import asyncio
+
+    from mcpsniff.capture.proxy import run_until_stopped
+
+    async def banner(cap):
+        while not cap.ready.is_set():
+            await asyncio.sleep(0.05)
+        raise RuntimeError("the banner broke")
+
+    outcome: list[BaseException | None] = []
+
+    def run() -> None:
+        try:
+            run_until_stopped(CaptureConfig(RecorderOptions(output=str(tmp_path / "c.jsonl")), listen_port=0), beside=banner)
+            outcome.append(None)
+        except BaseException as e:  # noqa: BLE001 - the test inspects it
+            outcome.append(e)
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    t.join(30)
+    assert not t.is_alive(), "the capture kept running after the banner failed"
+    assert isinstance(outcome[0], RuntimeError) and str(outcome[0]) == "the banner broke"
