@@ -24,7 +24,6 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, NamedTuple
 
 import duckdb
-import pandas as pd
 
 from .. import load
 from ..load import InputInfo, Problem, Reading
@@ -32,7 +31,7 @@ from ..errors import LoadError, ResourceError, UsageError
 from ..units import parse_size, size_text
 from . import fast, parquet, pieces
 from .columns import COLUMNS
-from .rows import chunk_frame, insert_sql, no_gc, row_of
+from .rows import Row, insert_rows, no_gc, row_of
 from .sql import quote as _lit
 
 #: DuckDB's memory limit; past it the table spills to a temporary directory (a larger limit is
@@ -201,13 +200,9 @@ class Store:
             self._tmp.cleanup()
 
     # -- ingest ----------------------------------------------------------------------------------
-    def insert_frame(self, frame: pd.DataFrame) -> None:
-        """Rows from the careful reader (a chunk_frame)."""
-        self.con.register("chunk", frame)
-        try:
-            self.con.execute(insert_sql("chunk", "x"))
-        finally:
-            self.con.unregister("chunk")
+    def insert_rows(self, rows: list[Row]) -> None:
+        """Rows from the careful reader (:func:`mcpsniff.model.rows.row_of`)."""
+        insert_rows(self.con, rows, "x")
 
     def read_careful(self, name: str, src: int, report: Callable[[Problem], None], *, strict: bool,
                      progress: Callable[[int], None] | None = None, done: int = 0,
@@ -219,13 +214,13 @@ class Store:
             for _, row in load.read(r, convert=lambda rec, ln: row_of(rec, src, ln), on_bytes=on_bytes):
                 rows.append(row)
                 if len(rows) >= CHUNK:
-                    self.insert_frame(chunk_frame(rows))
+                    self.insert_rows(rows)
                     n += len(rows)
                     rows = []
                     if progress is not None:
                         progress(done + n)
             if rows:
-                self.insert_frame(chunk_frame(rows))
+                self.insert_rows(rows)
         return r.info()
 
     def read_fast(self, name: str, src: int, *, on_bytes: Callable[[int], None] | None = None,

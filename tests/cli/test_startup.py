@@ -60,8 +60,6 @@ def test_analyze_of_a_jsonl_capture_imports_no_recorder():
     assert got["capture"] == []
 
 
-@pytest.mark.xfail(strict=True, reason="mcpsniff/model/rows.py and model/derive.py import pandas and numpy at module "
-                   "level (their owners make the import lazy; issue 23); remove this mark then")
 def test_analyze_of_a_small_capture_imports_no_pandas():
     got = run("analyze", str(SEED), "-f", "json")
     assert got["exit"] == 1
