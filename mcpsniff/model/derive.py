@@ -156,8 +156,7 @@ WHYS = ("authorization", "not-endpoint", "preflight", "abandoned", "unanswered",
 
 
 def _enum(con: duckdb.DuckDBPyConnection, name: str, values: tuple[str, ...]) -> None:
-    if not con.execute("SELECT count(*) FROM duckdb_types() WHERE type_name = ?", [name]).fetchall()[0][0]:
-        con.execute(f"CREATE TYPE {name} AS ENUM ({', '.join(repr(v) for v in values)})")
+    con.execute(f"CREATE TYPE IF NOT EXISTS {name} AS ENUM ({', '.join(repr(v) for v in values)})")
 
 
 def derive(con: duckdb.DuckDBPyConnection, parts: list[tuple[str, bool]] | None = None) -> None:
