@@ -3,8 +3,8 @@
 Each case runs in a fresh interpreter (the console script's own import, then the command through
 Typer) and lists the heavy libraries left in ``sys.modules``: ``--version``, ``--help`` and ``rules``
 need none of DuckDB, pandas, numpy, mitmproxy or pydantic (Typer's coercion of option values);
-analysing a small JSONL capture needs DuckDB but never mitmproxy, pydantic nor the capture
-package (the recorder).
+analysing a small JSONL capture needs DuckDB but never pandas, numpy, mitmproxy, pydantic nor the
+capture package (the recorder).
 """
 
 from __future__ import annotations
