@@ -64,3 +64,16 @@ def test_analyze_of_a_small_capture_imports_no_pandas():
     got = run("analyze", str(SEED), "-f", "json")
     assert got["exit"] == 1
     assert [m for m in got["heavy"] if m in ("pandas", "numpy")] == []
+
+
+def test_the_program_ends_with_its_output_flushed_and_its_temporary_files_removed(tmp_path):
+    """The console script ends without the interpreter's teardown (cli/app.py ``leave``): what a
+    finished program owes still happens -- the whole output is written, the exit code is the
+    command's, DuckDB's temporary directory is gone."""
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    out = subprocess.run([sys.executable, "-m", "mcpsniff", "analyze", str(SEED), "-f", "json"], capture_output=True,
+                         text=True, cwd=ROOT, timeout=120, env={**__import__("os").environ, "TMPDIR": str(tmp)})
+    assert out.returncode == 1, out.stderr  # the seed's plane breaks an error rule
+    assert json.loads(out.stdout)["planes"]
+    assert list(tmp.iterdir()) == []
