@@ -8,11 +8,17 @@ its ratio to a floor (``mcpsniff --version`` against ``import typer, rich``; ``a
 ``import duckdb, typer, rich``).  Exit 1 when a ratio is over its target (1.5x, 2.0x).
 ``--source DIR`` times the mcpsniff package of another checkout (``python -m mcpsniff`` with
 DIR first on the path), to compare a change with the code before it.
+
+The package's bytecode is compiled first, as ``pip install`` does and as Python's first run of a
+fresh clone does: the libraries the floors import are timed from their compiled bytecode, and an
+environment with ``PYTHONDONTWRITEBYTECODE`` would otherwise time mcpsniff compiling its source on
+every run.
 """
 
 from __future__ import annotations
 
 import argparse
+import compileall
 import os
 import resource
 import shutil
@@ -32,23 +38,30 @@ def mcpsniff_command() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "mcpsniff"]
 
 
-def wall(cmd: list[str], runs: int, source: str | None = None) -> tuple[float, float]:
-    """Median wall and CPU (user + system) seconds of ``runs`` runs (after one warm-up run);
-    output is discarded. CPU time hardly moves when other programs load the machine."""
+def once(cmd: list[str], source: str | None = None) -> tuple[float, float]:
+    """Wall and CPU (user + system) seconds of one run; output is discarded."""
     env = {**os.environ, "COLUMNS": "140"}
     if source:
         env["PYTHONPATH"] = os.pathsep.join(p for p in (source, os.environ.get("PYTHONPATH")) if p)
-    times, cpus = [], []
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t = time.perf_counter()
+    # from the source directory: ``python -m`` puts the working directory first on the path
+    subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, check=False, cwd=source or None)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.perf_counter() - t, after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+
+
+def medians(cmds: list[tuple[list[str], str | None]], runs: int) -> list[tuple[float, float]]:
+    """Median wall and CPU seconds of each command over ``runs`` rounds (after one warm-up round).
+    The commands take turns within a round, so that a load coming and going on the machine
+    weighs on all of them alike (CPU time hardly moves with it)."""
+    got: list[list[tuple[float, float]]] = [[] for _ in cmds]
     for i in range(runs + 1):
-        before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        t = time.perf_counter()
-        # from the source directory: ``python -m`` puts the working directory first on the path
-        subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, check=False, cwd=source or None)
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        if i:
-            times.append(time.perf_counter() - t)
-            cpus.append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
-    return statistics.median(times), statistics.median(cpus)
+        for k, (cmd, source) in enumerate(cmds):
+            t = once(cmd, source)
+            if i:
+                got[k].append(t)
+    return [(statistics.median(w for w, _ in g), statistics.median(c for _, c in g)) for g in got]
 
 
 def main() -> int:
@@ -58,6 +71,11 @@ def main() -> int:
     ap.add_argument("--source", help="time the mcpsniff package of this checkout instead")
     args = ap.parse_args()
     me = [sys.executable, "-m", "mcpsniff"] if args.source else mcpsniff_command()
+    package = Path(args.source or ROOT) / "mcpsniff"
+    if not args.source:
+        found = subprocess.run([sys.executable, "-c", "import mcpsniff; print(mcpsniff.__file__)"], capture_output=True, text=True)
+        package = Path(found.stdout.strip()).parent if found.returncode == 0 else package
+    compileall.compile_dir(str(package), quiet=1)
     py = sys.executable
     rows = [
         ("python -c 'import typer, rich'", [py, "-c", "import typer, rich"], None),
@@ -65,11 +83,12 @@ def main() -> int:
         ("mcpsniff --version", [*me, "--version"], ("--version", 0)),
         (f"mcpsniff analyze {os.path.basename(args.capture)}", [*me, "analyze", args.capture], ("analyze", 1)),
     ]
-    got = {label: wall(cmd, args.runs, args.source if gate else None) for label, cmd, gate in rows}
+    got = dict(zip((label for label, _, _ in rows),
+                   medians([(cmd, args.source if gate else None) for _, cmd, gate in rows], args.runs)))
     floors = [got[rows[0][0]], got[rows[1][0]]]
     ok = True
     what = f"the package in {args.source}" if args.source else shutil.which(me[0]) or me[0]
-    print(f"median of {args.runs} runs ({what}, Python {sys.version.split()[0]})")
+    print(f"median of {args.runs} runs ({what}, Python {sys.version.split()[0]}; bytecode of {package} compiled first)")
     print(f"{'':46} {'wall':>7}   {'cpu':>7}")
     for label, _, gate in rows:
         line = f"  {label:<44} {got[label][0]:6.3f} s {got[label][1]:6.3f} s"

@@ -6,9 +6,12 @@ each command imports the stages it runs when it runs, so starting is as fast as 
 
 from __future__ import annotations
 
+import atexit
+import os
 import re
 import sys
-from typing import Annotated, Any, Sequence
+import threading
+from typing import Annotated, Any, NoReturn, Sequence
 
 import typer
 from typer.core import TyperCommand, TyperGroup
@@ -65,6 +68,24 @@ def usage_line(e: Any, args: Sequence[str] = ()) -> str:
     return f"{name}: {message[0].lower()}{message[1:]}" if message else name
 
 
+def leave(code: int) -> NoReturn:
+    """End the program with ``code``: what ``sys.exit`` does for a program that is done (atexit
+    handlers run -- among them weakref finalizers such as temporary directories' cleanup -- and
+    the output is flushed), without the interpreter's teardown of every module and object, which
+    a command that has finished has no use for. Where that cannot be done safely (a thread that
+    is not a daemon still runs, the output cannot be flushed), it is ``sys.exit``."""
+    run_exitfuncs = getattr(atexit, "_run_exitfuncs", None)
+    if run_exitfuncs is None or any(t is not threading.main_thread() and not t.daemon for t in threading.enumerate()):
+        sys.exit(code)
+    run_exitfuncs()
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (OSError, ValueError):  # a closed pipe: the interpreter's own exit reports it
+        sys.exit(code)
+    os._exit(code)
+
+
 class PlainCommand(TyperCommand):
     """A command whose parameters (the help option Typer adds too) get :mod:`.params`' plain
     coercion when its command line is parsed."""
@@ -94,6 +115,8 @@ class PlainErrors(TyperGroup):
         from typer._click.exceptions import ClickException
 
         given = list(sys.argv[1:] if args is None else args)
+        # the program itself (not a caller passing arguments, like a test's runner) ends without teardown
+        end = leave if args is None else sys.exit
         try:
             rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         except ClickException as e:
@@ -101,15 +124,15 @@ class PlainErrors(TyperGroup):
                 sys.stderr.write(f"error: {usage_line(e, given)}\n")
             if not standalone_mode:
                 raise
-            sys.exit(e.exit_code)
+            end(e.exit_code)
         except typer.Abort:
             if not standalone_mode:
                 raise
             sys.stderr.write("error: aborted\n")
-            sys.exit(1)
+            end(1)
         if not standalone_mode:
             return rv
-        sys.exit(rv if isinstance(rv, int) else 0)
+        end(rv if isinstance(rv, int) else 0)
 
 
 class App(typer.Typer):

@@ -20,7 +20,6 @@ from typing import Any, TextIO
 
 from .. import model
 from ..load import InputInfo
-from ..model import chunk_frame
 from ..render.layout import ID, NUM, Col, FitTable
 from ..render.text import plural
 from ..schema import KIND_EXCHANGE
@@ -62,7 +61,7 @@ class LiveSummary:
             self.events += len(resp.get("sse") or ())
             self._rows.append(row)
             if len(self._rows) >= CHUNK:
-                self._chunks.append(chunk_frame(self._rows))
+                self._chunks.append(self._rows)
                 self._rows = []
 
     def planes(self) -> list[tuple[str, PlaneCount]]:
@@ -71,9 +70,9 @@ class LiveSummary:
             n = self.exchanges
             if n == self._cached[0]:
                 return self._cached[1]
-            chunks = self._chunks + [chunk_frame(self._rows)]
+            chunks = [*self._chunks, self._rows[:]]  # a copy: add() goes on appending
         t = time.perf_counter()
-        m = model.from_frames(chunks, InputInfo("(live)", "jsonl", n))
+        m = model.from_rows(chunks, InputInfo("(live)", "jsonl", n))
         try:
             facts = m.plane_facts()
             no_response = m.count(f"{m.NO_RESPONSE} AND {m.MCP}")

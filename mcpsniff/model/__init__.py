@@ -31,8 +31,8 @@ FAST_MIN_BYTES: int | str = os.environ.get("MCPSNIFF_FAST_MIN_BYTES", 16 * 1024 
 
 
 def __getattr__(name: str) -> Any:
-    """The careful reader's row functions (the live capture summary uses them), imported on use."""
-    if name in ("chunk_frame", "row_of"):
+    """The careful reader's row function (the live capture summary uses it), imported on use."""
+    if name == "row_of":
         from . import rows
 
         return getattr(rows, name)
@@ -146,22 +146,23 @@ def _finish(store: Store, inputs: list[InputInfo], problems: list[Problem]) -> M
     return Model(con=store.con, inputs=inputs, problems=problems, n=n, _owner=store)
 
 
-def from_frames(frames: Iterable[Any], info: InputInfo) -> Model:
-    """A model of careful-reader chunks already in memory (the live capture summary)."""
+def from_rows(chunks: Iterable[list[Any]], info: InputInfo) -> Model:
+    """A model of careful-reader rows already in memory (:func:`mcpsniff.model.rows.row_of`), in
+    chunks inserted one after the other (the live capture summary)."""
     from .store import Store
 
     store = Store()
-    for frame in frames:
-        store.insert_frame(frame)
+    for rows in chunks:
+        store.insert_rows(rows)
     return _finish(store, [info], [])
 
 
 def from_records(records: Iterable[dict[str, Any]], name: str = "(records)") -> Model:
     """A model of records already in memory (tests, small tools)."""
-    from .rows import chunk_frame, row_of
+    from .rows import row_of
 
     rows = [row_of(r, 0, i) for i, r in enumerate(records, 1)]
-    return from_frames([chunk_frame(rows)] if rows else [], InputInfo(name, "records", len(rows)))
+    return from_rows([rows], InputInfo(name, "records", len(rows)))
 
 
-__all__ = ["ECHO_CLASSES", "Model", "build", "engine_limits", "chunk_frame", "from_frames", "from_records", "row_of"]
+__all__ = ["ECHO_CLASSES", "Model", "build", "engine_limits", "from_rows", "from_records", "row_of"]

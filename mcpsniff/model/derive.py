@@ -45,7 +45,6 @@ from __future__ import annotations
 from urllib.parse import urljoin, urlsplit
 
 import duckdb
-import pandas as pd
 
 from ..mcp import EVENT_STREAM, EXCHANGE_ERAS, MODERN_VERSION, NO_USER_AGENT, endpoint_key, netloc
 from .store import each_on_a_cursor
@@ -85,7 +84,7 @@ def is_auth_url(url: str, announced: set[str]) -> bool:
     return path.rstrip("/").rsplit("/", 1)[-1].lower() in AUTH_SEGMENTS
 
 
-def _url_table(con: duckdb.DuckDBPyConnection, announced_rm: set[str]) -> pd.DataFrame:
+def _url_table(con: duckdb.DuckDBPyConnection, announced_rm: set[str]) -> dict[str, tuple[str, list]]:
     """Per distinct URL: a number (what the exchanges carry while they are sorted: narrower than
     the strings), its endpoint (redirects followed to the end of their chain), host:port, whether
     its endpoint is an MCP endpoint (JSON-RPC was posted to it, or it speaks legacy SSE) and whether
@@ -118,14 +117,12 @@ def _url_table(con: duckdb.DuckDBPyConnection, announced_rm: set[str]) -> pd.Dat
     mcp_eps = {ep for ep, (_, rpc) in zip(endpoints, per_url) if rpc}
     mcp = [ep in mcp_eps for ep in endpoints]
     auth = [not m and is_auth_url(u, announced_rm) for u, m in zip(urls, mcp)]
-    return pd.DataFrame({"url": pd.Series(urls, dtype=object), "url_id": pd.Series(range(len(urls)), dtype="int32"),
-                         "endpoint": pd.Series(endpoints, dtype=object),
-                         "ep_id": pd.Series([ep_ids[e] for e in endpoints], dtype="int32"),
-                         "netloc": pd.Series([netloc(u) for u in urls], dtype=object),
-                         "mcp_ep": pd.Series(mcp, dtype=bool), "auth": pd.Series(auth, dtype=bool)})
+    return {"url": ("VARCHAR", urls), "url_id": ("INTEGER", list(range(len(urls)))), "endpoint": ("VARCHAR", endpoints),
+            "ep_id": ("INTEGER", [ep_ids[e] for e in endpoints]),
+            "netloc": ("VARCHAR", [netloc(u) for u in urls]), "mcp_ep": ("BOOLEAN", mcp), "auth": ("BOOLEAN", auth)}
 
 
-def _announced(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+def _announced(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[str, list]]:
     """The POST URLs legacy servers announced in their ``endpoint`` events."""
     out = set()
     for url, data in con.execute("SELECT DISTINCT url, first_event_data FROM u WHERE first_event = 'endpoint'").fetchall():
@@ -134,7 +131,13 @@ def _announced(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
                 out.add(urljoin(url, data.strip()))
             except ValueError:  # an announced URL that does not parse announces nothing
                 continue
-    return pd.DataFrame({"url": sorted(out)}, dtype=object)
+    return {"url": ("VARCHAR", sorted(out))}
+
+
+def _table(con: duckdb.DuckDBPyConnection, name: str, columns: dict[str, tuple[str, list]]) -> None:
+    """A temporary table of Python lists of equal length (column: (SQL type, values))."""
+    cols = ", ".join(f"unnest(${i}::{t}[]) AS {c}" for i, (c, (t, _)) in enumerate(columns.items(), 1))
+    con.execute(f"CREATE TEMP TABLE {name} AS SELECT {cols}", [v for _, v in columns.values()])
 
 
 def _resource_metadata(con: duckdb.DuckDBPyConnection) -> set[str]:
@@ -157,8 +160,7 @@ WHYS = ("authorization", "not-endpoint", "preflight", "abandoned", "unanswered",
 
 
 def _enum(con: duckdb.DuckDBPyConnection, name: str, values: tuple[str, ...]) -> None:
-    if not con.execute("SELECT count(*) FROM duckdb_types() WHERE type_name = ?", [name]).fetchall()[0][0]:
-        con.execute(f"CREATE TYPE {name} AS ENUM ({', '.join(repr(v) for v in values)})")
+    con.execute(f"CREATE TYPE IF NOT EXISTS {name} AS ENUM ({', '.join(repr(v) for v in values)})")
 
 
 def derive(con: duckdb.DuckDBPyConnection, parts: list[tuple[str, bool]] | None = None) -> None:
@@ -172,13 +174,13 @@ def derive(con: duckdb.DuckDBPyConnection, parts: list[tuple[str, bool]] | None 
     _enum(con, "mcpsniff_role", ROLES)
     _enum(con, "mcpsniff_why", WHYS)
     _enum(con, "mcpsniff_era", EXCHANGE_ERAS)
-    con.register("urls_df", _url_table(con, _resource_metadata(con)))
-    con.register("announced_df", _announced(con))
+    _table(con, "urls_df", _url_table(con, _resource_metadata(con)))
+    _table(con, "announced_df", _announced(con))
     # the planes and endpoints by number: what every sort and join below carries instead of the strings
-    # (m gets the strings back beside its rows); tables, not TEMP: assemble's other cursors read them
-    con.execute(f"""CREATE TABLE d_planes AS SELECT (row_number() OVER (ORDER BY plane) - 1)::INTEGER AS plane_id, plane
+    # (m gets the strings back beside its rows)
+    con.execute(f"""CREATE TEMP TABLE d_planes AS SELECT (row_number() OVER (ORDER BY plane) - 1)::INTEGER AS plane_id, plane
                     FROM (SELECT DISTINCT coalesce(ua, '{NO_USER_AGENT}') AS plane FROM u)""")
-    con.execute("CREATE TABLE d_eps AS SELECT DISTINCT ep_id, endpoint FROM urls_df")
+    con.execute("CREATE TEMP TABLE d_eps AS SELECT DISTINCT ep_id, endpoint FROM urls_df")
     legacy = "(first_event = 'endpoint' OR a.url IS NOT NULL)"
     marked = f"(req_sid IS NOT NULL OR mcp_method_hdr IS NOT NULL OR ctype = '{EVENT_STREAM}' OR n_msgs > 0)"
     con.execute(f"""
@@ -346,10 +348,8 @@ def derive(con: duckdb.DuckDBPyConnection, parts: list[tuple[str, bool]] | None 
     for t in ("base", "base2", "init", "ends"):
         con.execute(f"DROP TABLE {t}")
     assemble(con, parts if parts is not None else [("SELECT * FROM u", False)])
-    for t in ("facts", "d_planes", "d_eps"):
+    for t in ("facts", "d_planes", "d_eps", "urls_df", "announced_df"):
         con.execute(f"DROP TABLE {t}")
-    con.unregister("urls_df")
-    con.unregister("announced_df")
 
 
 #: the derived columns of ``m`` after ``pos``, from an exchange's row (``p`` or ``u``) and its facts ``f``;

@@ -2,9 +2,8 @@
 
 ``row_of`` validates a record with :func:`mcpsniff.schema.check_record` (a bad record raises
 :class:`~mcpsniff.schema.SchemaError` with the reason ``load`` reports as ``file:line: reason``)
-and keeps it as compact JSON with its input number and line; :func:`chunk_frame` gathers such
-rows and :func:`insert_sql` turns a chunk of them into the exchange table's columns with the SQL
-of :mod:`mcpsniff.model.columns` -- the ``SELECT`` the fast reader runs over ``read_json``. So every
+and keeps it as compact JSON with its input number and line; :func:`insert_rows` turns a chunk
+of such rows into the exchange table's columns with the SQL of :mod:`mcpsniff.model.columns` -- the ``SELECT`` the fast reader runs over ``read_json``. So every
 record is either used or reported, never silently dropped, and a column means the same whichever
 reader made it.
 """
@@ -15,8 +14,9 @@ import gc
 import json
 from typing import Any, NamedTuple
 
+from typing import Sequence
+
 import orjson
-import pandas as pd
 
 from ..schema import KIND_EXCHANGE, SchemaError, check_record
 from .columns import COLUMNS, record_json_sql, select_sql
@@ -44,18 +44,21 @@ def row_of(r: dict[str, Any], src: int, line: int) -> Row:
     return Row(src, line, _dumps(r))
 
 
-def chunk_frame(rows: list[Row]) -> pd.DataFrame:
-    """Rows as the frame :func:`insert_sql` reads (registered as ``chunk``)."""
-    src, line, record = zip(*rows) if rows else ((), (), ())
-    return pd.DataFrame({"_src": pd.Series(src, dtype="int32"), "_line": pd.Series(line, dtype="int64"),
-                         "_rec": pd.Series(record, dtype=object)})
-
-
-def insert_sql(chunk: str, table: str) -> str:
-    """``INSERT`` of the columns of every row of the frame registered as ``chunk`` into ``table``."""
+def insert_sql(table: str) -> str:
+    """``INSERT`` into ``table`` of the columns of the rows given as three lists (parameters $1
+    input numbers, $2 lines, $3 records): DuckDB takes Python lists without a DataFrame, so the
+    careful reader needs neither pandas nor numpy."""
+    chunk = "(SELECT unnest($1::INTEGER[]) AS _src, unnest($2::BIGINT[]) AS _line, unnest($3::VARCHAR[]) AS _rec)"
     read = f"SELECT _src, _line, unnest(json_transform(_rec, {record_json_sql()})) FROM {chunk}"
     cols = ", ".join(c.name for c in COLUMNS)
     return f"INSERT INTO {table} ({cols}) {select_sql(read, src='_src', line='_line')}"
+
+
+def insert_rows(con: Any, rows: Sequence[Row], table: str) -> None:
+    """Insert the columns of ``rows`` into ``table`` (one statement)."""
+    if rows:
+        src, line, record = zip(*rows)
+        con.execute(insert_sql(table), [list(src), list(line), list(record)])
 
 
 class no_gc:
@@ -71,4 +74,4 @@ class no_gc:
             gc.enable()
 
 
-__all__ = ["Row", "row_of", "chunk_frame", "insert_sql", "no_gc"]
+__all__ = ["Row", "row_of", "insert_rows", "insert_sql", "no_gc"]

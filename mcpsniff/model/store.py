@@ -24,7 +24,6 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, NamedTuple
 
 import duckdb
-import pandas as pd
 
 from .. import load
 from ..load import InputInfo, Problem, Reading
@@ -32,7 +31,7 @@ from ..errors import LoadError, ResourceError, UsageError
 from ..units import parse_size, size_text
 from . import fast, parquet, pieces
 from .columns import COLUMNS
-from .rows import chunk_frame, insert_sql, no_gc, row_of
+from .rows import Row, insert_rows, no_gc, row_of
 from .sql import quote as _lit
 
 #: DuckDB's memory limit; past it the table spills to a temporary directory (a larger limit is
@@ -192,6 +191,9 @@ class Store:
         self.con.execute(f"CREATE TABLE x ({cols})")
         #: one (SELECT of COLUMNS, rows come in (src, line) order) per input table
         self.parts: list[tuple[str, bool]] = [("SELECT * FROM x", True)]
+        #: the input tables (dropped once ``m`` holds their rows) and the exchanges they hold
+        self.tables: list[str] = ["x"]
+        self.rows = 0
         self._pieces: Any = None  # the filesystem serving pieces of files, once one is cut
 
     def close(self) -> None:
@@ -201,13 +203,10 @@ class Store:
             self._tmp.cleanup()
 
     # -- ingest ----------------------------------------------------------------------------------
-    def insert_frame(self, frame: pd.DataFrame) -> None:
-        """Rows from the careful reader (a chunk_frame)."""
-        self.con.register("chunk", frame)
-        try:
-            self.con.execute(insert_sql("chunk", "x"))
-        finally:
-            self.con.unregister("chunk")
+    def insert_rows(self, rows: list[Row]) -> None:
+        """Rows from the careful reader (:func:`mcpsniff.model.rows.row_of`)."""
+        insert_rows(self.con, rows, "x")
+        self.rows += len(rows)
 
     def read_careful(self, name: str, src: int, report: Callable[[Problem], None], *, strict: bool,
                      progress: Callable[[int], None] | None = None, done: int = 0,
@@ -219,13 +218,13 @@ class Store:
             for _, row in load.read(r, convert=lambda rec, ln: row_of(rec, src, ln), on_bytes=on_bytes):
                 rows.append(row)
                 if len(rows) >= CHUNK:
-                    self.insert_frame(chunk_frame(rows))
+                    self.insert_rows(rows)
                     n += len(rows)
                     rows = []
                     if progress is not None:
                         progress(done + n)
             if rows:
-                self.insert_frame(chunk_frame(rows))
+                self.insert_rows(rows)
         return r.info()
 
     def read_fast(self, name: str, src: int, *, on_bytes: Callable[[int], None] | None = None,
@@ -325,7 +324,9 @@ class Store:
             n += t.exchanges
             cols = ", ".join(f"rowid + {before + 1} AS line" if c.name == "line" else c.name for c in COLUMNS)
             self.parts.append((f"SELECT {cols} FROM {t.name} WHERE kind = 'exchange'", True))
+            self.tables.append(t.name)
             before += t.lines
+        self.rows += n
         return InputInfo(f.name, "jsonl", n, tuple(meta))
 
     def read_parquet(self, directory: str, first_src: int) -> list[InputInfo]:
@@ -349,26 +350,28 @@ class Store:
         except duckdb.Error as e:
             raise LoadError(f"{directory}: not a readable Parquet export ({str(e).splitlines()[0]})") from None
         self.parts.append((f"SELECT * FROM {table}", False))
+        self.tables.append(table)
         counts = dict(self.con.execute(f"SELECT src, count(*) FROM {table} GROUP BY src").fetchall())
+        self.rows += sum(counts.values())
         return [InputInfo(n, "parquet", counts.get(first_src + i, 0)) for i, n in enumerate(sources)]
 
     def count(self) -> int:
-        return sum(self.con.execute(f"SELECT count(*) FROM ({p})").fetchall()[0][0] for p, _ in self.parts)
+        """The exchanges read so far."""
+        return self.rows
 
     # -- finish -----------------------------------------------------------------------------------
     def finish(self) -> None:
         """``u``: every exchange, in one view (derive numbers them by time); the memory limit made
         enough for that many (:data:`ROW_MEMORY`)."""
         self.con.execute("CREATE VIEW u AS " + " UNION ALL ".join(p for p, _ in self.parts))
-        rows = self.con.execute("SELECT count(*) FROM u").fetchall()[0][0]
-        self.con.grow_to(rows * ROW_MEMORY)
+        self.con.grow_to(self.rows * ROW_MEMORY)
 
     def release_inputs(self) -> None:
         """Drop the input tables once ``m`` holds their rows."""
         self.con.execute("DROP VIEW IF EXISTS u")
-        for (name,) in self.con.execute("SELECT table_name FROM duckdb_tables() WHERE table_name = 'x' "
-                                         "OR regexp_full_match(table_name, 'f[0-9]+(_[0-9]+)?')").fetchall():
+        for name in self.tables:
             self.con.execute(f"DROP TABLE {name}")
+        self.tables = []
 
 
 class _Background:

@@ -97,13 +97,13 @@ def test_rows_in_file_order_are_put_beside_their_facts_and_rows_out_of_order_are
     import importlib
 
     derive_mod = importlib.import_module("mcpsniff.model.derive")  # the module (the package exports the function)
-    from mcpsniff.model.rows import chunk_frame, row_of
+    from mcpsniff.model.rows import row_of
 
     s = seed_scenario(tool_calls=3)
     rows = [row_of(r, 0, i) for i, r in enumerate(s.records, 1)]
-    in_order = model.from_frames([chunk_frame(rows)], InputInfo("x", "records", len(rows)))
+    in_order = model.from_rows([rows], InputInfo("x", "records", len(rows)))
     # the same rows inserted back to front: a part that claims file order but is not in it
-    shuffled = model.from_frames([chunk_frame(rows[::-1])], InputInfo("x", "records", len(rows)))
+    shuffled = model.from_rows([rows[::-1]], InputInfo("x", "records", len(rows)))
     assert _m_rows(in_order) == _m_rows(shuffled) and len(_m_rows(in_order)) == len(rows)
 
     calls = []
@@ -115,8 +115,8 @@ def test_rows_in_file_order_are_put_beside_their_facts_and_rows_out_of_order_are
 
     derive_mod._beside = spy
     try:
-        again = model.from_frames([chunk_frame(rows)], InputInfo("x", "records", len(rows)))
-        back = model.from_frames([chunk_frame(rows[::-1])], InputInfo("x", "records", len(rows)))
+        again = model.from_rows([rows], InputInfo("x", "records", len(rows)))
+        back = model.from_rows([rows[::-1]], InputInfo("x", "records", len(rows)))
     finally:
         derive_mod._beside = real
     assert calls == [True, False]  # beside by position; out of step, so joined instead
