@@ -16,6 +16,8 @@ from __future__ import annotations
 import base64
 import binascii
 from dataclasses import dataclass
+
+import pandas as pd
 from typing import Any, Callable
 
 from ..mcp import CLIENT_FEATURES, LIST_CHANGED, NAMED_METHODS, NULL_ID_ERRORS, SERVER_FEATURES
@@ -92,11 +94,9 @@ MCP_NAME_MISMATCH = declare(
 # not read declares nothing either way, a conversation whose start was not captured is not judged.
 
 #: the handshake-era conversations whose initialize was captured, with what either side declared
-_INITS = f"""(SELECT plane AS i_plane, endpoint AS i_ep, {SID} AS i_sid, pos AS i_pos, caps_client, caps_server
-              FROM m WHERE why IN ('initialize', 'initialize-stateless') AND era = 'handshake')"""
-#: the exchange's conversation is ``u``'s (its i_plane, i_ep, i_sid)
-_IN_CONV = f"(u.i_plane = m.plane AND u.i_ep = m.endpoint AND u.i_sid IS NOT DISTINCT FROM {SID})"
-
+#: (few rows: one per initialize; read by the capability facts)
+INITS = declare("inits", f"""SELECT plane AS i_plane, endpoint AS i_ep, {SID} AS i_sid, pos AS i_pos, caps_client, caps_server
+                             FROM m WHERE why IN ('initialize', 'initialize-stateless') AND era = 'handshake'""")
 
 def _declared(caps: str, cap: str) -> str:
     """SQL: the capabilities object ``caps`` (JSON text) declares ``cap`` (``tools``; ``tools.listChanged``: true)."""
@@ -104,45 +104,67 @@ def _declared(caps: str, cap: str) -> str:
             f" ELSE coalesce(json_type({caps}, '$.' || {cap}), 'NULL') <> 'NULL' END)")
 
 
-def _undeclared(caps: str, names: list[str]) -> str:
+def _undeclared(inits: str, caps: str, names: list[str]) -> str:
     """Per conversation, the capabilities of ``names`` that no initialize of it declared (where every
     declaration of it was read)."""
     arr = "[" + ", ".join(f"'{n}'" for n in names) + "]"
-    return f"""(SELECT i_plane, i_ep, i_sid, cap FROM (SELECT *, unnest({arr}) AS cap FROM {_INITS})
+    return f"""(SELECT i_plane, i_ep, i_sid, cap FROM (SELECT *, unnest({arr}) AS cap FROM {inits})
               GROUP BY ALL HAVING bool_and({caps} IS NOT NULL) AND NOT bool_or({_declared(caps, 'cap')}))"""
 
 
-def _feature(method: str, table: dict[str, str]) -> str:
-    """SQL: the capability ``method`` needs, from a prefix -> capability table."""
-    whens = " ".join(f"WHEN starts_with({method}, {quote(k)}) THEN {quote(v)}" for k, v in table.items())
-    return f"(CASE {whens} END)"
+def _feature_of(method: str, table: dict[str, str], caps: list[str]) -> tuple[str, str]:
+    """SQL: the capability of ``caps`` that ``method`` needs (from a prefix -> capability table), and a
+    cheap test that it needs one of them."""
+    keys = [k for k, v in table.items() if v in caps]
+    whens = " ".join(f"WHEN starts_with({method}, {quote(k)}) THEN {quote(table[k])}" for k in keys)
+    test = " OR ".join(f"starts_with({method}, {quote(k)})" for k in keys) or "FALSE"
+    return f"(CASE {whens} END)", f"({test})"
 
 
+def _undeclared_use(side: str, names: list[str], features: dict[str, str], rows: str, method: str, extra: str = "TRUE",
+                    only_if: str = "TRUE"):
+    """A fact builder: the exchanges of ``rows`` (SQL over m giving pos, plane, endpoint, sid and
+    ``method``) whose method needs a capability its conversation did not declare. The conversations'
+    declarations are worked out first (few rows); only the methods of capabilities some conversation
+    left undeclared are looked for among the exchanges, and only when some exchange holds ``only_if``."""
+    def make(model: Model, name: str) -> None:
+        con = model.con
+        inits = table(model, INITS)
+        if inits is None or not model.value(f"SELECT count(*) FROM m WHERE {only_if}"):
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {name} (f_pos BIGINT, f_what VARCHAR)")
+            return
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {name}_u AS SELECT * FROM {_undeclared(inits, 'caps_' + side, names)}")
+        caps = [c for (c,) in con.execute(f"SELECT DISTINCT cap FROM {name}_u").fetchall()]
+        if not caps:
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {name} (f_pos BIGINT, f_what VARCHAR)")
+            con.execute(f"DROP TABLE {name}_u")
+            return
+        feature, needs = _feature_of(method, features, caps)
+        con.execute(f"""CREATE OR REPLACE TEMP TABLE {name} AS
+            SELECT f_pos, string_agg(DISTINCT {method}, ', ' ORDER BY {method}) AS f_what FROM (
+              SELECT x.pos AS f_pos, x.{method} FROM ({rows}) x JOIN {name}_u u
+                ON u.i_plane = x.plane AND u.i_ep = x.endpoint AND u.i_sid IS NOT DISTINCT FROM x.sid AND u.cap = {feature}
+              WHERE {needs} AND {extra})
+            GROUP BY f_pos""")
+        con.execute(f"DROP TABLE {name}_u")
+    return make
+
+
+_REQUESTS = f"""SELECT pos, plane, endpoint, {SID} AS sid, rpc_method, neg_version FROM m
+                WHERE era = 'handshake' AND http_method = 'POST' AND has_id AND NOT batch"""
+_SRV_METHODS = f"""SELECT pos, plane, endpoint, {SID} AS sid, unnest(srv_methods) AS method FROM m
+                   WHERE srv_methods IS NOT NULL AND era = 'handshake'"""
+_LC = {k: v + ".listChanged" for k, v in LIST_CHANGED.items()}
 #: client requests for server features the session's initialize result did not declare
-CLIENT_UNDECLARED = declare("client_undeclared", f"""
-    SELECT pos AS f_pos, rpc_method AS f_what FROM m JOIN {_undeclared('caps_server', sorted(set(SERVER_FEATURES.values())))} u
-      ON {_IN_CONV} AND u.cap = {_feature('rpc_method', SERVER_FEATURES)}
-    WHERE era = 'handshake' AND http_method = 'POST' AND has_id AND NOT batch
-      AND (rpc_method <> 'completion/complete' OR neg_version >= '2025-03-26')""")
-_SRV_METHOD = "unnest(srv_methods)"
+CLIENT_UNDECLARED = declare("client_undeclared", "", make=_undeclared_use(
+    "server", sorted(set(SERVER_FEATURES.values())), SERVER_FEATURES, _REQUESTS, "rpc_method",
+    "(x.rpc_method <> 'completion/complete' OR x.neg_version >= '2025-03-26')"))
 #: the server's requests (on any of the conversation's streams) for client features its initialize did not declare
-SERVER_UNDECLARED = declare("server_undeclared", f"""
-    SELECT f_pos, string_agg(DISTINCT method, ', ' ORDER BY method) AS f_what FROM (
-      SELECT x.pos AS f_pos, x.method FROM (SELECT pos, plane, endpoint, {SID} AS sid, {_SRV_METHOD} AS method FROM m
-                                            WHERE srv_methods IS NOT NULL AND era = 'handshake') x
-      JOIN {_undeclared('caps_client', sorted(CLIENT_FEATURES.values()))} u
-        ON u.i_plane = x.plane AND u.i_ep = x.endpoint AND u.i_sid IS NOT DISTINCT FROM x.sid
-           AND u.cap = {_feature('x.method', CLIENT_FEATURES)})
-    GROUP BY f_pos""")
+SERVER_UNDECLARED = declare("server_undeclared", "", make=_undeclared_use(
+    "client", sorted(CLIENT_FEATURES.values()), CLIENT_FEATURES, _SRV_METHODS, "method", only_if="srv_methods IS NOT NULL"))
 #: list_changed notifications for a list whose listChanged the session's initialize result did not declare
-LIST_CHANGED_UNDECLARED = declare("list_changed_undeclared", f"""
-    SELECT f_pos, string_agg(DISTINCT method, ', ' ORDER BY method) AS f_what FROM (
-      SELECT x.pos AS f_pos, x.method FROM (SELECT pos, plane, endpoint, {SID} AS sid, {_SRV_METHOD} AS method FROM m
-                                            WHERE srv_methods IS NOT NULL AND era = 'handshake') x
-      JOIN {_undeclared('caps_server', [f + '.listChanged' for f in sorted(LIST_CHANGED.values())])} u
-        ON u.i_plane = x.plane AND u.i_ep = x.endpoint AND u.i_sid IS NOT DISTINCT FROM x.sid
-           AND u.cap = {_feature('x.method', {k: v + '.listChanged' for k, v in LIST_CHANGED.items()})})
-    GROUP BY f_pos""")
+LIST_CHANGED_UNDECLARED = declare("list_changed_undeclared", "", make=_undeclared_use(
+    "server", sorted(_LC.values()), _LC, _SRV_METHODS, "method", only_if="srv_methods IS NOT NULL"))
 #: handshake-era exchanges of an issued session (the only ones whose earlier requests were all captured)
 _ISSUED = "(SELECT sid FROM sessions)"
 #: requests other than ping sent in a conversation after its initialize and before the client's
@@ -151,7 +173,9 @@ BEFORE_INITIALIZED = declare("before_initialized", f"""
     WITH c AS (SELECT plane AS c_plane, endpoint AS c_ep, {SID} AS c_sid,
                       min(pos) FILTER (why IN ('initialize', 'initialize-stateless')) AS c_init,
                       min(pos) FILTER (rpc_method = 'notifications/initialized') AS c_ready
-               FROM m WHERE era = 'handshake' AND http_method = 'POST' GROUP BY ALL HAVING c_init IS NOT NULL)
+               FROM m WHERE era = 'handshake' AND http_method = 'POST'
+                 AND (why IN ('initialize', 'initialize-stateless') OR rpc_method = 'notifications/initialized')
+               GROUP BY ALL HAVING c_init IS NOT NULL)
     SELECT pos AS f_pos, rpc_method AS f_what FROM m JOIN c ON c.c_plane = m.plane AND c.c_ep = m.endpoint AND c.c_sid IS NOT DISTINCT FROM {SID}
     WHERE era = 'handshake' AND http_method = 'POST' AND has_id AND rpc_method NOT IN ('ping', 'initialize')
       AND pos > c_init AND (c_ready IS NULL OR pos < c_ready)""")
@@ -199,15 +223,28 @@ ANSWERED_TWICE = declare("answered_twice", f"""
       SELECT *, row_number() OVER w AS n, bool_or(foreign_) OVER (PARTITION BY plane, endpoint, sid, rid) AS any_foreign
       FROM a WINDOW w AS (PARTITION BY plane, endpoint, sid, rid ORDER BY pos))
     WHERE n > 1 AND any_foreign""")
+#: the tools/list answers (2xx; not a JSON-RPC error): their endpoint, position and tools (NULL, or not
+#: a JSON array: not read whole)
+_LISTS = """(SELECT endpoint AS l_ep, pos AS l_pos, tools_json AS l_json FROM m
+             WHERE rpc_method = 'tools/list' AND status BETWEEN 200 AND 299 AND (tools_json IS NOT NULL OR rpc_err IS NULL))"""
+#: per endpoint, each tool a list offered: its name, outputSchema (NULL: none) and the first position
+#: a list offered it so (the JSON of each distinct list is read once)
+_OFFERED = f"""(
+    WITH lists AS {_LISTS},
+    per AS (SELECT l_ep, l_json, min(l_pos) AS l_pos FROM lists WHERE starts_with(l_json, '[') GROUP BY ALL),
+    tools AS (SELECT t_json, json_extract_string(t, '$.name') AS t_name,
+                     CASE WHEN coalesce(json_type(t, '$.outputSchema'), 'NULL') <> 'NULL'
+                          THEN json_extract(t, '$.outputSchema')::VARCHAR END AS t_schema
+              FROM (SELECT t_json, unnest(json_extract(t_json, '$[*]')) AS t FROM (SELECT DISTINCT l_json AS t_json FROM per)))
+    SELECT l_ep AS o_ep, t_name AS o_name, t_schema AS o_schema, min(l_pos) AS o_pos
+    FROM per JOIN tools ON t_json = l_json WHERE t_name IS NOT NULL GROUP BY ALL)"""
 #: tools/call requests of a name no earlier tools/list result of the endpoint offered (any plane or
 #: session); endpoints with a tools/list answer that was not read whole are not judged
-UNKNOWN_TOOL = declare("unknown_tool", """
-    WITH lists AS (SELECT endpoint AS l_ep, pos AS l_pos, tools_listed FROM m
-                   WHERE rpc_method = 'tools/list' AND status BETWEEN 200 AND 299 AND (tools_listed IS NOT NULL OR rpc_err IS NULL)),
-    eps AS (SELECT l_ep, min(l_pos) FILTER (tools_listed IS NOT NULL) AS l_first, bool_or(tools_listed IS NULL) AS l_unread
-            FROM lists GROUP BY l_ep),
-    offered AS (SELECT l_ep AS o_ep, o_name, min(l_pos) AS o_pos FROM (SELECT l_ep, l_pos, unnest(tools_listed) AS o_name FROM lists)
-                GROUP BY ALL)
+UNKNOWN_TOOL = declare("unknown_tool", f"""
+    WITH eps AS (SELECT l_ep, min(l_pos) FILTER (starts_with(l_json, '[')) AS l_first,
+                        bool_or(l_json IS NULL OR NOT starts_with(l_json, '[')) AS l_unread
+                 FROM {_LISTS} GROUP BY l_ep),
+    offered AS (SELECT o_ep, o_name, min(o_pos) AS o_pos FROM {_OFFERED} GROUP BY ALL)
     SELECT pos AS f_pos, name_param AS f_what FROM m JOIN eps ON eps.l_ep = m.endpoint AND eps.l_first < m.pos AND NOT eps.l_unread
       LEFT JOIN offered o ON o.o_ep = m.endpoint AND o.o_name = m.name_param AND o.o_pos < m.pos
     WHERE m.rpc_method = 'tools/call' AND m.has_id AND NOT m.req_trunc AND m.name_param IS NOT NULL AND o.o_name IS NULL""")
@@ -221,30 +258,25 @@ def _schema_mismatch(model: Model, name: str) -> None:
 
     con = model.con
     con.execute(f"CREATE OR REPLACE TEMP TABLE {name} (f_pos BIGINT, f_what VARCHAR)")
-    if not model.value("SELECT count(*) FROM m WHERE tool_schemas IS NOT NULL"):
+    if not model.value("""SELECT count(*) FROM m WHERE rpc_method = 'tools/list' AND contains(tools_json, '"outputSchema"')"""):
         return
     # each tool's listings: its schema (NULL: none) from the first listing that gave it, per endpoint;
     # a call is held to the one listed last before it
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE {name}_pairs AS
-        WITH listed AS (
-          SELECT endpoint AS v_ep, v_name, min(pos) AS v_pos,
-                 json_extract(list_filter(tool_schemas, lambda t: json_extract_string(t, '$.name') = v_name)[1],
-                              '$.outputSchema')::VARCHAR AS v_schema
-          FROM (SELECT endpoint, pos, tool_schemas, unnest(tools_listed) AS v_name FROM m
-                WHERE tools_listed IS NOT NULL AND endpoint IN (SELECT DISTINCT endpoint FROM m WHERE tool_schemas IS NOT NULL))
-          GROUP BY ALL),
+        WITH listed AS (SELECT * FROM {_OFFERED} WHERE o_ep IN (SELECT DISTINCT endpoint FROM m WHERE contains(tools_json, '"outputSchema"'))),
         calls AS (
-          SELECT c.pos, v.v_schema, c.tool_sc FROM (SELECT pos, endpoint, name_param, tool_sc FROM m
-                                                    WHERE tool_outcome = 'result' AND NOT req_trunc) c
-          ASOF JOIN listed v ON v.v_ep = c.endpoint AND v.v_name = c.name_param AND c.pos > v.v_pos)
+          SELECT c.pos, v.o_schema AS v_schema, c.tool_sc FROM (SELECT pos, endpoint, name_param, tool_sc FROM m
+                                                               WHERE tool_outcome = 'result' AND NOT req_trunc) c
+          ASOF JOIN listed v ON v.o_ep = c.endpoint AND v.o_name = c.name_param AND c.pos > v.o_pos)
         SELECT row_number() OVER () AS k, v_schema, tool_sc, list(pos) AS ps FROM calls WHERE v_schema IS NOT NULL
         GROUP BY v_schema, tool_sc""")
     out = validate_pairs(model.rows(f"SELECT k, v_schema, tool_sc FROM {name}_pairs ORDER BY k"))
     model.memo("notes:tool-schemas", lambda: out.not_judged)
     if out.bad:
-        con.executemany(f"INSERT INTO {name} SELECT unnest(ps), ? FROM {name}_pairs WHERE k = ?",
-                        [(what, k) for k, what in out.bad.items()])
+        con.register(f"{name}_bad", pd.DataFrame({"k": list(out.bad), "what": list(out.bad.values())}))
+        con.execute(f"INSERT INTO {name} SELECT unnest(ps), what FROM {name}_pairs JOIN {name}_bad USING (k)")
+        con.unregister(f"{name}_bad")
     con.execute(f"DROP TABLE {name}_pairs")
 
 
