@@ -169,16 +169,29 @@ LIST_CHANGED_UNDECLARED = declare("list_changed_undeclared", "", make=_undeclare
 _ISSUED = "(SELECT sid FROM sessions)"
 #: requests other than ping sent in a conversation after its initialize and before the client's
 #: notifications/initialized (or with none at all)
-BEFORE_INITIALIZED = declare("before_initialized", f"""
-    WITH c AS (SELECT plane AS c_plane, endpoint AS c_ep, {SID} AS c_sid,
-                      min(pos) FILTER (why IN ('initialize', 'initialize-stateless')) AS c_init,
-                      min(pos) FILTER (rpc_method = 'notifications/initialized') AS c_ready
-               FROM m WHERE era = 'handshake' AND http_method = 'POST'
-                 AND (why IN ('initialize', 'initialize-stateless') OR rpc_method = 'notifications/initialized')
-               GROUP BY ALL HAVING c_init IS NOT NULL)
-    SELECT pos AS f_pos, rpc_method AS f_what FROM m JOIN c ON c.c_plane = m.plane AND c.c_ep = m.endpoint AND c.c_sid IS NOT DISTINCT FROM {SID}
-    WHERE era = 'handshake' AND http_method = 'POST' AND has_id AND rpc_method NOT IN ('ping', 'initialize')
-      AND pos > c_init AND (c_ready IS NULL OR pos < c_ready)""")
+def _before_initialized(model: Model, name: str) -> None:
+    con = model.con
+    # the conversations (few rows) whose initialized notification does not follow their initialize
+    # at once: only their exchanges need looking at
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE {name}_c AS SELECT * FROM (
+        SELECT plane AS c_plane, endpoint AS c_ep, {SID} AS c_sid,
+               min(pos) FILTER (why IN ('initialize', 'initialize-stateless')) AS c_init,
+               min(pos) FILTER (rpc_method = 'notifications/initialized') AS c_ready
+        FROM m WHERE era = 'handshake' AND http_method = 'POST'
+          AND (why IN ('initialize', 'initialize-stateless') OR rpc_method = 'notifications/initialized')
+        GROUP BY ALL HAVING c_init IS NOT NULL) WHERE c_ready IS NULL OR c_ready > c_init + 1""")
+    first = model.value(f"SELECT min(c_init) FROM {name}_c")
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE {name} AS
+        SELECT pos AS f_pos, rpc_method AS f_what FROM m JOIN {name}_c c
+          ON c.c_plane = m.plane AND c.c_ep = m.endpoint AND c.c_sid IS NOT DISTINCT FROM {SID}
+        WHERE {'FALSE' if first is None else f'pos > {int(first)}'} AND era = 'handshake' AND http_method = 'POST' AND has_id
+          AND rpc_method NOT IN ('ping', 'initialize') AND pos > c_init AND (c_ready IS NULL OR pos < c_ready)""")
+    con.execute(f"DROP TABLE {name}_c")
+
+
+#: requests other than ping sent in a conversation after its initialize and before the client's
+#: notifications/initialized (or with none at all)
+BEFORE_INITIALIZED = declare("before_initialized", "", make=_before_initialized)
 #: initialize answered with a newer protocolVersion than the client asked for, after which the client carried on
 VERSION_NOT_OFFERED = declare("version_not_offered", f"""
     SELECT pos AS f_pos, 'asked for ' || init_pv_req || ', answered ' || neg_pv AS f_what FROM m i
@@ -240,14 +253,34 @@ _OFFERED = f"""(
     FROM per JOIN tools ON t_json = l_json WHERE t_name IS NOT NULL GROUP BY ALL)"""
 #: tools/call requests of a name no earlier tools/list result of the endpoint offered (any plane or
 #: session); endpoints with a tools/list answer that was not read whole are not judged
-UNKNOWN_TOOL = declare("unknown_tool", f"""
-    WITH eps AS (SELECT l_ep, min(l_pos) FILTER (starts_with(l_json, '[')) AS l_first,
-                        bool_or(l_json IS NULL OR NOT starts_with(l_json, '[')) AS l_unread
-                 FROM {_LISTS} GROUP BY l_ep),
-    offered AS (SELECT o_ep, o_name, min(o_pos) AS o_pos FROM {_OFFERED} GROUP BY ALL)
-    SELECT pos AS f_pos, name_param AS f_what FROM m JOIN eps ON eps.l_ep = m.endpoint AND eps.l_first < m.pos AND NOT eps.l_unread
-      LEFT JOIN offered o ON o.o_ep = m.endpoint AND o.o_name = m.name_param AND o.o_pos < m.pos
-    WHERE m.rpc_method = 'tools/call' AND m.has_id AND NOT m.req_trunc AND m.name_param IS NOT NULL AND o.o_name IS NULL""")
+def _unknown_tool(model: Model, name: str) -> None:
+    con = model.con
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE {name}_e AS
+        SELECT l_ep, min(l_pos) FILTER (starts_with(l_json, '[')) AS l_first,
+               bool_or(l_json IS NULL OR NOT starts_with(l_json, '[')) AS l_unread
+        FROM {_LISTS} GROUP BY l_ep""")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {name}_o AS SELECT o_ep, o_name, min(o_pos) AS o_pos FROM {_OFFERED} GROUP BY ALL")
+    # the (endpoint, name) pairs called before any list offered them, or never offered: few rows,
+    # from one aggregate; only their calls are looked at
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE {name}_k AS
+        SELECT c.endpoint AS k_ep, c.name_param AS k_name FROM (
+          SELECT endpoint, name_param, max(pos) AS last FROM m
+          WHERE rpc_method = 'tools/call' AND has_id AND NOT req_trunc AND name_param IS NOT NULL GROUP BY ALL) c
+        JOIN {name}_e e ON e.l_ep = c.endpoint AND NOT e.l_unread AND e.l_first < c.last
+        LEFT JOIN {name}_o o ON o.o_ep = c.endpoint AND o.o_name = c.name_param
+        WHERE o.o_name IS NULL OR o.o_pos > e.l_first""")
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE {name} AS
+        SELECT pos AS f_pos, name_param AS f_what FROM m JOIN {name}_k k ON k.k_ep = m.endpoint AND k.k_name = m.name_param
+          JOIN {name}_e e ON e.l_ep = m.endpoint AND e.l_first < m.pos
+          LEFT JOIN {name}_o o ON o.o_ep = m.endpoint AND o.o_name = m.name_param AND o.o_pos < m.pos
+        WHERE m.rpc_method = 'tools/call' AND m.has_id AND NOT m.req_trunc AND o.o_name IS NULL""")
+    for t in "eok":
+        con.execute(f"DROP TABLE {name}_{t}")
+
+
+#: tools/call requests of a name no earlier tools/list result of the endpoint offered (any plane or
+#: session); endpoints with a tools/list answer that was not read whole are not judged
+UNKNOWN_TOOL = declare("unknown_tool", "", make=_unknown_tool)
 
 
 def _schema_mismatch(model: Model, name: str) -> None:
