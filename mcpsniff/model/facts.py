@@ -211,10 +211,12 @@ DUPLICATE_REQUEST_ID = declare("duplicate_request_id", f"""
                                                  ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS seen
       FROM r WHERE hash(plane, endpoint, sid, rpc_id) IN (SELECT h FROM d))
     WHERE seen""")
-#: responses (ids that answer no request of their own exchange) in an issued session
+#: responses (ids that answer no request of their own exchange) in an issued session, in 2xx answers:
+#: the JSON-RPC error of a refused HTTP request (the Python SDK's 400 to a missing session id carries
+#: the id "server-error") answers no JSON-RPC request, and is not judged by the id rules
 _FOREIGN = f"""(SELECT pos, plane, endpoint, sid, rid, rpc_err, last_event_id FROM (
     SELECT pos, plane, endpoint, {SID} AS sid, unnest(rids_other) AS rid, rpc_err, last_event_id FROM m
-    WHERE rids_other IS NOT NULL AND era = 'handshake') WHERE sid IN {_ISSUED})"""
+    WHERE rids_other IS NOT NULL AND era = 'handshake' AND status BETWEEN 200 AND 299) WHERE sid IN {_ISSUED})"""
 #: responses whose id matches no request of their session (a null id only for the errors that have one)
 RESPONSE_ID_UNKNOWN = declare("response_id_unknown", f"""
     WITH k AS (SELECT * FROM {_FOREIGN} WHERE NOT (rid = 'null' AND rpc_err IN {in_list(list(NULL_ID_ERRORS))})),

@@ -33,7 +33,7 @@ RULE = Rule(
 
 def check(m: Model) -> Selection:
     sel = flagged(m, facts.ANSWERED_TWICE)
-    within = "rids_twice AND last_event_id IS NULL"
+    within = "rids_twice AND last_event_id IS NULL AND status BETWEEN 200 AND 299"
     if sel.where == "FALSE":
         return Selection(within, {"what": "list_slice(list(DISTINCT 'id ' || coalesce(rpc_id, '?')), 1, 3)"})
     return Selection(f"({within}) OR ({sel.where})", sel.values, sel.post)
