@@ -16,8 +16,6 @@ from __future__ import annotations
 import base64
 import binascii
 from dataclasses import dataclass
-
-import pandas as pd
 from typing import Any, Callable
 
 from ..mcp import CLIENT_FEATURES, LIST_CHANGED, NAMED_METHODS, NULL_ID_ERRORS, SERVER_FEATURES
@@ -309,6 +307,8 @@ def _schema_mismatch(model: Model, name: str) -> None:
     out = validate_pairs(model.rows(f"SELECT k, v_schema, tool_sc FROM {name}_pairs ORDER BY k"))
     model.memo("notes:tool-schemas", lambda: out.not_judged)
     if out.bad:
+        import pandas as pd  # (not at import: `mcpsniff rules` starts without pandas)
+
         con.register(f"{name}_bad", pd.DataFrame({"k": list(out.bad), "what": list(out.bad.values())}))
         con.execute(f"INSERT INTO {name} SELECT unnest(ps), what FROM {name}_pairs JOIN {name}_bad USING (k)")
         con.unregister(f"{name}_bad")
