@@ -16,8 +16,9 @@ RULE = Rule(
     explanation=(
         "The client sent tools/*, prompts/*, resources/*, logging/setLevel or completion/complete "
         "in a session whose initialize result did not declare tools, prompts, resources, logging or "
-        "completions. The server answers with an error (often -32601, method not found). Check "
-        "the server's capabilities before calling."
+        "completions, and the server did not serve it (an error, often -32601, method not found, or "
+        "no answer). A request the server answered with a result is not counted: the server offers "
+        "the feature and should declare it. Check the server's capabilities before calling."
     ),
     eras=("handshake",),
     versions=HS[::-1],
