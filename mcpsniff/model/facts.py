@@ -65,6 +65,12 @@ def table(model: Model, fact: Fact) -> str | None:
     return model.memo(f"fact:{fact.name}", build)
 
 
+def not_judged(model: Model) -> list[dict[str, Any]]:
+    """What the facts built so far could not judge, and why (a schema too big or hostile to apply
+    ...): the analysis shows it, so that no finding is never taken for no problem."""
+    return model.memo("not-judged", list)
+
+
 def decode_mcp_name(value: Any) -> Any:
     """``=?base64?...?=`` encoded Mcp-Name values are compared decoded (2026-07-28)."""
     if isinstance(value, str) and value.startswith("=?base64?") and value.endswith("?="):
@@ -309,7 +315,8 @@ def _schema_mismatch(model: Model, name: str) -> None:
         SELECT row_number() OVER () AS k, v_schema, tool_sc, list(pos) AS ps FROM calls WHERE v_schema IS NOT NULL
         GROUP BY v_schema, tool_sc""")
     out = validate_pairs(model.rows(f"SELECT k, v_schema, tool_sc FROM {name}_pairs ORDER BY k"))
-    model.memo("notes:tool-schemas", lambda: out.not_judged)
+    for why, n in out.not_judged.items():
+        not_judged(model).append({"what": "tool results against their outputSchema", "reason": why, "count": n})
     if out.bad:
         import pandas as pd  # (not at import: `mcpsniff rules` starts without pandas)
 

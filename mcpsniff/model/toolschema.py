@@ -148,7 +148,8 @@ def validate_pairs(pairs: list[tuple[int, str, str | None]]) -> Outcome:
             out.skip(f"outputSchema not usable ({type(e).__name__})")
             continue
         except Exception as e:  # a reference that does not resolve, ...: the schema cannot be applied
-            out.skip(f"outputSchema not usable ({type(e).__name__})")
+            out.skip("outputSchema has a $ref that does not resolve inside it" if "Referencing" in type(e).__name__
+                     else f"outputSchema not usable ({type(e).__name__})")
             continue
         if err is not None:
             out.bad[k] = _describe(err)

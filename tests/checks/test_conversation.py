@@ -92,6 +92,10 @@ def test_hostile_or_huge_schemas_are_not_judged_and_never_hang(tmp_path):
     assert time.monotonic() - start < 30
     found = [f for f in json.loads(r.output)["findings"] if f["rule"] == "tool-result-schema-mismatch"]
     assert [(f["count"], f["detail"]) for f in found] == [(1, PATH)]  # only the tool whose schema could be applied
+    reasons = {n["reason"] for n in json.loads(r.output)["not_judged"]}
+    assert reasons == {"outputSchema pattern that may backtrack without end", "outputSchema nested deeper than 32",
+                       "outputSchema has a $ref that does not resolve inside it", "outputSchema is not a valid schema",
+                       "outputSchema over 64 KiB"}, reasons
 
 
 def test_cut_bodies_are_not_judged(tmp_path):
