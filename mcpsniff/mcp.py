@@ -77,6 +77,15 @@ META_CLIENT_CAPABILITIES = "io.modelcontextprotocol/clientCapabilities"
 META_CLIENT_INFO = "io.modelcontextprotocol/clientInfo"
 #: methods whose name-bearing parameter is mirrored in Mcp-Name (2026-07-28)
 NAMED_METHODS = {"tools/call": "name", "prompts/get": "name", "resources/read": "uri"}
+#: the server capability a client request needs declared (by method prefix, or the whole method)
+SERVER_FEATURES = {"tools/": "tools", "prompts/": "prompts", "resources/": "resources", "logging/setLevel": "logging",
+                   "completion/complete": "completions"}
+#: the client capability a server request needs declared
+CLIENT_FEATURES = {"sampling/createMessage": "sampling", "elicitation/create": "elicitation", "roots/list": "roots"}
+#: the server capability whose ``listChanged: true`` a list_changed notification needs
+LIST_CHANGED = {f"notifications/{f}/list_changed": f for f in ("tools", "prompts", "resources")}
+#: what a request gets when it cannot be answered by id: a JSON-RPC error whose id is null (JSON-RPC 2.0 §5)
+NULL_ID_ERRORS = (-32700, -32600)
 
 # -- small facts ---------------------------------------------------------------------------------
 NO_USER_AGENT = "(no User-Agent)"

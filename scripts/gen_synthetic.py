@@ -5,7 +5,8 @@
 
 The traffic mimics real captures: several planes (one of them drops its session
 header on tools/call, like the seed bug), sessions of 5-40 requests, JSON and SSE
-responses, notifications answered 202.
+responses, notifications answered 202. The server offers two tools: echo, and count, which declares an
+outputSchema; one count result in a thousand breaks it (a string count), for the conversation lint.
 """
 
 from __future__ import annotations
@@ -18,10 +19,16 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
+import orjson  # noqa: E402
+
 from mcpsniff.schema import make_event  # noqa: E402
 from synth import Scenario  # noqa: E402  (tests/synth.py)
 
 METHODS = ["tools/list", "tools/call", "tools/call", "tools/call", "resources/read", "prompts/list", "ping"]
+COUNT_SCHEMA = {"type": "object", "properties": {"count": {"type": "integer", "minimum": 0}}, "required": ["count"]}
+TOOLS = [{"name": "echo", "inputSchema": {"type": "object", "properties": {"text": {"type": "string"}}}},
+         {"name": "count", "inputSchema": {"type": "object", "properties": {"text": {"type": "string"}}},
+          "outputSchema": COUNT_SCHEMA}]
 
 
 def main() -> None:
@@ -50,12 +57,27 @@ def main() -> None:
                 for _ in range(rnd.randint(3, 38)):
                     m = rnd.choice(METHODS)
                     drop = ua == dropper and m == "tools/call"
-                    params = {"name": "echo", "arguments": {"text": "x" * rnd.randint(5, 200)}} if m == "tools/call" else {}
+                    tool = "count" if rnd.random() < 0.3 else "echo"
+                    params = {"name": tool, "arguments": {"text": "x" * rnd.randint(5, 200)}} if m == "tools/call" else {}
                     rec = s.request(ua, m, sid=None if drop else sid, params=params, status=400 if drop else 200)
-                    if m == "tools/call" and not drop and rnd.random() < 0.5:
+                    if drop:
+                        continue
+                    rid = rec["req"]["body"]["rpc"][0]["id"]
+                    result = None
+                    if m == "tools/list":
+                        result = {"tools": TOOLS}
+                    elif m == "tools/call" and tool == "count":
+                        c = rnd.randint(0, 99)
+                        result = {"content": [{"type": "text", "text": f"{{\"count\": {c}}}"}],
+                                  "structuredContent": {"count": str(c) if rnd.random() < 0.001 else c}}
+                    elif m == "tools/call":
+                        result = {"content": [{"type": "text", "text": "ok"}]}
+                    if result is not None:
+                        rec["resp"]["body"]["rpc"] = [{"jsonrpc": "2.0", "id": rid, "result": result}]
+                    if m == "tools/call" and rnd.random() < 0.5:
                         resp = rec["resp"]
                         body = resp["body"]
-                        data = '{"jsonrpc":"2.0","id":1,"result":{"content":[{"type":"text","text":"ok"}]}}'
+                        data = orjson.dumps({"jsonrpc": "2.0", "id": rid, "result": result}).decode()
                         resp["sse"] = [make_event(s.t, '{"jsonrpc":"2.0","method":"notifications/progress","params":{}}'),
                                        make_event(s.t + 0.005, data)]
                         body["rpc"] = None
@@ -64,7 +86,7 @@ def main() -> None:
                 if rnd.random() < 0.3:
                     s.delete(ua, sid=sid)
             recs = s.records[: args.exchanges - n]
-            fo.write(b"".join(__import__("orjson").dumps(r) + b"\n" for r in recs))
+            fo.write(b"".join(orjson.dumps(r) + b"\n" for r in recs))
             n += len(recs)
     print(f"wrote {n} exchanges to {args.out} ({Path(args.out).stat().st_size / 1e6:.0f} MB)")
 

@@ -15,6 +15,8 @@ import orjson
 from mcpsniff.schema import make_body, make_event, make_exchange, make_response
 
 ACCEPT_BOTH = "application/json, text/event-stream"
+#: what a synthetic server declares unless told otherwise: the features the scenarios call
+SERVER_CAPS = {"tools": {}, "prompts": {}, "resources": {}, "logging": {}}
 URL = "http://127.0.0.1:8000/mcp"
 
 
@@ -123,6 +125,8 @@ class Scenario:
         url: str | None = None,
         extra_headers: list[tuple[str, str]] | None = None,
         resp_headers: list[tuple[str, str]] | None = None,
+        server_caps: dict[str, Any] | None = None,
+        client_caps: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         rid = next(self._rpc)
         req = {
@@ -131,11 +135,12 @@ class Scenario:
             "method": "initialize",
             "params": {
                 "protocolVersion": requested or version,
-                "capabilities": {},
+                "capabilities": client_caps or {},
                 "clientInfo": {"name": client[0], "version": client[1]},
             },
         }
-        result = {"jsonrpc": "2.0", "id": rid, "result": {"protocolVersion": version, "capabilities": {}, "serverInfo": {"name": "srv", "version": "1"}}}
+        result = {"jsonrpc": "2.0", "id": rid, "result": {"protocolVersion": version, "capabilities": dict(SERVER_CAPS if server_caps is None else server_caps),
+                                                          "serverInfo": {"name": "srv", "version": "1"}}}
         rh = ([("Mcp-Session-Id", sid)] if sid else []) + list(resp_headers or [])
         h = self.mcp_headers(req_sid, None) + list(extra_headers or [])
         if status >= 300:

@@ -12,6 +12,7 @@ from typing import Any, Callable
 from ..mcp import NAMED_METHODS
 from ..model import Model, facts
 from ..model.sql import FAILED, MCP, in_list
+from .rule import NOTHING, Selection
 
 #: handshake follow-ups (all but initialize and CORS preflights): the ones that must carry the
 #: session and protocol-version headers
@@ -94,3 +95,32 @@ def failed_answers(model: Model) -> dict[str, int]:
 def header_names(value: object) -> set[str]:
     """``"A, b ,C"`` -> ``{"a", "b", "c"}`` (a header-name list, compared case-insensitively)."""
     return {p.strip().lower() for p in str(value).split(",") if p.strip()} if isinstance(value, str) else set()
+
+
+# ---------------------------------------------------------------- the conversation (JSON-RPC lint)
+
+INLINE_POSITIONS = 5000  # up to this many flagged exchanges are named in the condition itself (no subquery scan)
+SHOWN = 3  # what is wrong: this many distinct descriptions in a finding's detail
+
+
+def flagged(model: Model, fact: facts.Fact) -> Selection:
+    """The exchanges a conversation fact flags (its ``f_pos``), with what is wrong with them (its
+    ``f_what``) as the value ``what`` of the rule's detail: the first few distinct descriptions of a
+    plane's exchanges, in time order, and how many more there are."""
+    t = facts.table(model, fact)
+    if t is None:
+        return NOTHING
+    what = dict(model.rows(f"SELECT f_pos, f_what FROM {t}"))
+    where = (f"pos IN {in_list(sorted(what))}" if len(what) <= INLINE_POSITIONS
+             else f"pos IN (SELECT f_pos FROM {t})")
+
+    def post(values: dict[str, Any]) -> dict[str, Any]:
+        seen: list[str] = []
+        for p in values.pop("positions") or []:
+            w = what.get(p)
+            if w is not None and w not in seen:
+                seen.append(w)
+        shown = seen[:SHOWN] + ([f"{len(seen) - SHOWN} more"] if len(seen) > SHOWN else [])
+        return {**values, "what": shown}
+
+    return Selection(where, {"positions": "list(pos ORDER BY pos)"}, post)

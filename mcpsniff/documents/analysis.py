@@ -18,7 +18,7 @@ from ..checks.catalogue import SEVERITIES
 from ..checks.rules import requests_refused
 from ..checks.shared import failed_answers, mostly_failed
 from ..load import Problem
-from ..model import Model
+from ..model import Model, facts
 from ..schema import SCHEMA_VERSION
 
 DOC_VERSION = 1
@@ -201,4 +201,5 @@ def document(a: Analysis, *, evidence_limit: int | None = 10, plane: str | None 
         "authorization": [x for x in m.authorization() if plane is None or x["user_agent"] == plane],
         "rules": rule_dicts(),
         "problems": [str(p) for p in m.problems],
+        "not_judged": facts.not_judged(m),
     }

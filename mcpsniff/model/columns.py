@@ -30,8 +30,9 @@ CORR_SEP, CORR_KV = "\x1e", "\x1f"
 
 _MSG = ("STRUCT(id JSON, method VARCHAR, "
         "params STRUCT(name VARCHAR, uri VARCHAR, protocolVersion VARCHAR, clientInfo STRUCT(name VARCHAR, version VARCHAR), "
-        "_meta MAP(VARCHAR, JSON)), "
-        "result STRUCT(protocolVersion VARCHAR), error STRUCT(code DOUBLE, message VARCHAR))")
+        "capabilities JSON, _meta MAP(VARCHAR, JSON)), "
+        "result STRUCT(protocolVersion VARCHAR, capabilities JSON, tools JSON, structuredContent JSON, isError JSON), "
+        "error JSON)")
 # the numbers and flags the checks rely on are read as JSON and type-checked (no "200" taken for 200,
 # no true for 1); strings are read as strings
 _BODY = f"STRUCT(size JSON, truncated JSON, batch JSON, text VARCHAR, rpc {_MSG}[])"
@@ -164,6 +165,54 @@ _WWW_AUTH_RM = (f"CASE WHEN list_contains(rhl, 'www-authenticate') THEN list_fil
                 f"nullif(regexp_extract(h[2], '{_RM}', 2), ''))), lambda v: v IS NOT NULL)[1] END")
 
 
+#: the ids (JSON text) of the request messages of the body
+_REQ_IDS = ("coalesce(list_transform(list_filter(req.body.rpc, lambda m: m.id IS NOT NULL AND m.method IS NOT NULL), "
+            "lambda m: m.id::VARCHAR), []::VARCHAR[])")
+#: the response holds one response, to the first request message (most do): nothing else to look at
+_PLAIN_ANSWER = f"(len(rids) = 1 AND rids[1] = {FIRST}.id::VARCHAR AND {FIRST}.method IS NOT NULL)"
+_ERR_STRUCT = '{"code": "DOUBLE", "message": "VARCHAR"}'
+#: JSON Schema's name of a DuckDB JSON type (``nothing`` for an absent value)
+_JTYPE = ("(CASE {t} WHEN 'VARCHAR' THEN 'string' WHEN 'BIGINT' THEN 'integer' WHEN 'UBIGINT' THEN 'integer' "
+          "WHEN 'DOUBLE' THEN 'number' WHEN 'BOOLEAN' THEN 'boolean' WHEN 'NULL' THEN 'null' WHEN 'OBJECT' THEN 'object' "
+          "WHEN 'ARRAY' THEN 'array' ELSE 'nothing' END)")
+
+
+def _present(v: str) -> str:
+    """A JSON member is there and not JSON null."""
+    return f"({v} IS NOT NULL AND json_type({v}) <> 'NULL')"
+
+
+def _malformed(mid: str, method: str, result: str, error: str) -> str:
+    """What is wrong with a JSON-RPC response message (its parts as JSON), NULL when nothing is or it is no response."""
+    res, err = _present(result), _present(error)
+    code, msg = f"json_type({error}, '$.code')", f"json_type({error}, '$.message')"
+    return f"""(CASE WHEN {method} IS NOT NULL OR NOT ({mid} IS NOT NULL OR {res} OR {err}) THEN NULL
+      WHEN {res} AND {err} THEN 'both result and error'
+      WHEN {err} AND json_type({error}) <> 'OBJECT' THEN 'error: expected object, got ' || {_JTYPE.format(t=f'json_type({error})')}
+      WHEN {err} AND coalesce({code}, '') NOT IN ('BIGINT', 'UBIGINT') THEN 'error.code: expected integer, got ' || {_JTYPE.format(t=code)}
+      WHEN {err} AND coalesce({msg}, '') <> 'VARCHAR' THEN 'error.message: expected string, got ' || {_JTYPE.format(t=msg)}
+      WHEN NOT {res} AND NOT {err} THEN 'neither result nor error' END)"""
+
+
+#: a response that may hold a malformed JSON-RPC response: its body holds more than one message, or one
+#: that is not a plain result; or one of its SSE events is a response with an error or without a result
+_SUSPECT = ("((len(resp.body.rpc) > 0 AND NOT (len(resp.body.rpc) = 1 AND resp.body.rpc[1].result IS NOT NULL "
+            "AND resp.body.rpc[1].error IS NULL)) OR (len(sse_msgs) > 0 AND list_bool_or(list_transform(sse_msgs, "
+            "lambda x: x[2] IS NULL AND (x[4] IS NOT NULL OR x[3] IS NULL)))))")
+
+
+def _nonempty(expr: str) -> str:
+    """A list, NULL when it is empty."""
+    return f"(CASE WHEN len({expr}) > 0 THEN {expr} END)"
+
+
+#: the first result of the response (JSON body: typed; SSE events: JSON)
+_BODY_RESULT = "list_filter(resp.body.rpc, lambda m: m.result IS NOT NULL)[1].result"
+_SSE_RESULT = "list_filter(sse_msgs, lambda x: json_type(x[3]) = 'OBJECT')[1][3]"
+_READABLE = f"(resp IS NOT NULL AND NOT {_flag('resp.body.truncated')})"
+_TOOLS = f"coalesce({_BODY_RESULT}.tools, {_SSE_RESULT} -> '$.tools')"
+
+
 class Column(NamedTuple):
     """One column of the exchange table: its name, SQL type, SQL over the record, and what it means
     (docs/schema.md's table of the Parquet export is made of these)."""
@@ -253,9 +302,7 @@ COLUMNS: tuple[Column, ...] = (
     C("www_auth_rm", "VARCHAR", _WWW_AUTH_RM,
       "the `resource_metadata` parameter of the response's `WWW-Authenticate` (RFC 9728 §5.1; the first found)"),
     C("resp_for_req", "BOOLEAN", f"""CASE WHEN {FIRST}.id IS NULL OR resp IS NULL THEN NULL
-      WHEN resp.body.rpc[1].id = {FIRST}.id AND resp.body.rpc[1].method IS NULL
-           AND (resp.body.rpc[1].result IS NOT NULL OR resp.body.rpc[1].error IS NOT NULL) THEN true
-      WHEN list_contains(sse_rids, {FIRST}.id::VARCHAR) OR list_contains({_BODY_RIDS}, {FIRST}.id::VARCHAR) THEN true
+      WHEN list_contains(rids, {FIRST}.id::VARCHAR) THEN true
       WHEN {_flag('resp.body.truncated')} OR list_bool_or(list_transform(resp.sse, lambda e: {_flag('e.truncated')})) THEN NULL
       WHEN resp.body.rpc IS NULL AND resp.body.text IS NULL AND coalesce(len(resp.sse), 0) = 0
            AND coalesce({_int('resp.body.size')}, -1) <> 0 THEN NULL
@@ -265,6 +312,37 @@ COLUMNS: tuple[Column, ...] = (
       "and holds no such response"),
     C("sse_ids", "BOOLEAN", "coalesce(list_bool_or(list_transform(resp.sse, lambda e: coalesce(e.id, '') <> '')), false)",
       "an SSE event of the response carries an `id` (a resumable stream)"),
+    C("rpc_id", "VARCHAR", f"CASE WHEN {FIRST}.method IS NOT NULL THEN {FIRST}.id::VARCHAR END",
+      "the first request message's `id` as JSON text (`\"1\"` is not `1`); NULL for a notification"),
+    C("rids_other", "VARCHAR[]", f"""CASE WHEN len(rids) = 0 OR {_PLAIN_ANSWER} THEN NULL
+      ELSE nullif(list_filter(rids, lambda r: NOT list_contains({_REQ_IDS}, r)), []::VARCHAR[]) END""",
+      "ids (JSON text) of the JSON-RPC responses in the response (JSON body or SSE events) that answer no request of "
+      "this exchange; NULL when there are none"),
+    C("rids_twice", "BOOLEAN", "CASE WHEN len(rids) > 1 THEN len(list_distinct(rids)) < len(rids) ELSE false END",
+      "the response holds two JSON-RPC responses with the same id"),
+    C("rpc_malformed", "VARCHAR", f"""CASE WHEN {_SUSPECT} THEN coalesce(list_filter(list_transform(resp.body.rpc, lambda m:
+      {_malformed("m.id", "m.method", "m.result", "m.error")}), lambda p: p IS NOT NULL)[1],
+      list_filter(list_transform(sse_msgs, lambda x: {_malformed("x[1]", "x[2]", "x[3]", "x[4]")}), lambda p: p IS NOT NULL)[1]) END""",
+      "what is wrong with the first malformed JSON-RPC response in the response (`error.code: expected integer, got "
+      "string`, `both result and error` ...)"),
+    C("srv_methods", "VARCHAR[]", "CASE WHEN len(sse_msgs) > len(sse_rids) THEN " + _nonempty(
+      "list_sort(list_distinct(list_transform(list_filter(sse_msgs, lambda x: x[2] IS NOT NULL), lambda x: x[2] ->> '$')))")
+      + " END",
+      "the methods of the server's requests and `list_changed` notifications among the response's SSE events "
+      "(distinct, sorted)"),
+    C("caps_client", "VARCHAR", f"CASE WHEN {_INIT} THEN {FIRST}.params.capabilities::VARCHAR END",
+      "the `capabilities` an `initialize` declared for the client (JSON)"),
+    C("caps_server", "VARCHAR", f"""CASE WHEN {_INIT} AND {_READABLE} THEN coalesce({_BODY_RESULT}.capabilities,
+      list_filter(list_transform(sse_msgs, lambda x: x[3] -> '$.capabilities'), lambda v: v IS NOT NULL)[1])::VARCHAR END""",
+      "the `capabilities` an `initialize` result declared for the server (JSON)"),
+    C("tools_json", "VARCHAR", "tools_json",
+      "the `tools` of a `tools/list` result (JSON); NULL when the result was not read whole"),
+    C("tool_outcome", "VARCHAR", """CASE WHEN call_body IS NOT NULL THEN CASE WHEN call_body.isError::VARCHAR = 'true' THEN 'isError' ELSE 'result' END
+      WHEN call_sse IS NOT NULL THEN CASE WHEN (call_sse -> '$.isError')::VARCHAR = 'true' THEN 'isError' ELSE 'result' END END""",
+      "what a `tools/call` was answered with: `result`, `isError` (a result flagged as an error), NULL "
+      "when no result was read (an error, no response, a cut body)"),
+    C("tool_sc", "VARCHAR", "nullif(coalesce(call_body.structuredContent, call_sse -> '$.structuredContent')::VARCHAR, 'null')",
+      "the `structuredContent` of a `tools/call` result (JSON)"),
 )
 
 #: the values every column may use (module docstring), computed once per record
@@ -272,14 +350,20 @@ _SHARED = f"""
     list_transform(req.headers, lambda h: lower(h[1])) AS hl,
     list_transform(resp.headers, lambda h: lower(h[1])) AS rhl,
     CASE WHEN resp IS NOT NULL THEN coalesce(
-        list_filter(resp.body.rpc, lambda m: m.error IS NOT NULL)[1].error,
+        json_transform(list_filter(resp.body.rpc, lambda m: json_type(m.error) = 'OBJECT')[1].error, '{_ERR_STRUCT}'),
         json_transform(list_filter({_sse_json('"error"', '$.error')}, lambda x: json_type(x) = 'OBJECT')[1],
-                       '{{"code": "DOUBLE", "message": "VARCHAR"}}')) END AS err,
+                       '{_ERR_STRUCT}')) END AS err,
     err['code'] AS err_code, err['message'] AS err_message,
-    CASE WHEN len(resp.sse) > 0 THEN list_transform(list_filter(list_transform(resp.sse, lambda e:
-        CASE WHEN contains(e.data, '"id"') THEN try(json_extract(e.data, ['$.id', '$.method', '$.result', '$.error'])) END),
-        lambda x: x[1] IS NOT NULL AND x[2] IS NULL AND (x[3] IS NOT NULL OR x[4] IS NOT NULL)), lambda x: x[1]::VARCHAR)
-      ELSE [] END AS sse_rids"""
+    CASE WHEN len(resp.sse) > 0 THEN list_filter(list_transform(resp.sse, lambda e:
+        CASE WHEN contains(e.data, '"id"') OR contains(e.data, '/list_changed')
+             THEN try(json_extract(e.data, ['$.id', '$.method', '$.result', '$.error'])) END), lambda x: x IS NOT NULL)
+      ELSE [] END AS sse_msgs,
+    list_transform(list_filter(sse_msgs, lambda x: x[1] IS NOT NULL AND x[2] IS NULL AND (x[3] IS NOT NULL OR x[4] IS NOT NULL)),
+                   lambda x: x[1]::VARCHAR) AS sse_rids,
+    coalesce(list_concat({_BODY_RIDS}, sse_rids), []::VARCHAR[]) AS rids,
+    CASE WHEN {FIRST}.method = 'tools/list' AND {_READABLE} THEN {_TOOLS}::VARCHAR END AS tools_json,
+    CASE WHEN {FIRST}.method = 'tools/call' AND {_READABLE} THEN resp.body.rpc[1].result END AS call_body,
+    CASE WHEN {FIRST}.method = 'tools/call' AND {_READABLE} AND call_body IS NULL THEN {_SSE_RESULT} END AS call_sse"""
 
 
 def select_sql(read: str, src: str, line: str, extra: str = "") -> str:

@@ -10,7 +10,7 @@ from mcpsniff.checks import catalogue as rules
 
 URL = re.compile(
     r"^https://modelcontextprotocol\.io/specification/"
-    r"(?P<version>\d{4}-\d{2}-\d{2})/basic/[a-z/-]+#[a-z0-9_-]+$"
+    r"(?P<version>\d{4}-\d{2}-\d{2})/(?:basic|server|client)/[a-z/-]+#[a-z0-9_-]+$"
 )
 
 ALL_RULES = list(rules.RULES.values())

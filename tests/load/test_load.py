@@ -46,7 +46,7 @@ def _flow(ua, rpc, *, sid=None, status=200, resp_sid=None, resp_body=b"", ctype=
 def seed_flows(auth="Bearer sk-live-SECRET123"):
     init = lambda i: {"jsonrpc": "2.0", "id": i, "method": "initialize",  # noqa: E731
                       "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "openai-mcp", "version": "1.0.0"}}}
-    result = lambda i: orjson.dumps({"jsonrpc": "2.0", "id": i, "result": {"protocolVersion": "2025-11-25", "capabilities": {}}})  # noqa: E731
+    result = lambda i: orjson.dumps({"jsonrpc": "2.0", "id": i, "result": {"protocolVersion": "2025-11-25", "capabilities": {"tools": {}, "resources": {}}}})  # noqa: E731
     sse_result = b"event: message\ndata: " + result(3) + b"\n\n"
     return [
         _flow(CTRL, init(1), resp_sid="ctrl-aaa", resp_body=result(1), t=0, auth=auth),
@@ -78,8 +78,10 @@ def test_har_from_mitmproxy_savehar(tmp_path):
     p.write_text(json.dumps(har))
     assert detect_format(p.read_bytes()[:4096], str(p)) == "har"
     planes, findings = _verdict(p)
-    assert planes == {CTRL: "ok", TOOL: "fail"}
-    assert findings == [("session-id-dropped", TOOL, 2), ("requests-refused", TOOL, 2)]
+    # neither plane sends notifications/initialized in these flows: a warning on each
+    assert planes == {CTRL: "warn", TOOL: "fail"}
+    assert findings == [("session-id-dropped", TOOL, 2), ("request-before-initialized", TOOL, 2),
+                        ("request-before-initialized", CTRL, 1), ("requests-refused", TOOL, 2)]
 
 
 def test_mitmproxy_flow_file(tmp_path):
@@ -87,8 +89,10 @@ def test_mitmproxy_flow_file(tmp_path):
     write_flow_file(p)
     assert detect_format(p.read_bytes()[:4096], str(p)) == "flows"
     planes, findings = _verdict(p)
-    assert planes == {CTRL: "ok", TOOL: "fail"}
-    assert findings == [("session-id-dropped", TOOL, 2), ("requests-refused", TOOL, 2)]
+    # neither plane sends notifications/initialized in these flows: a warning on each
+    assert planes == {CTRL: "warn", TOOL: "fail"}
+    assert findings == [("session-id-dropped", TOOL, 2), ("request-before-initialized", TOOL, 2),
+                        ("request-before-initialized", CTRL, 1), ("requests-refused", TOOL, 2)]
 
 
 def test_imported_secrets_are_redacted(tmp_path):
