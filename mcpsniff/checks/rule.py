@@ -138,3 +138,9 @@ SESSION_DEFINED = per_version(
     {v: 'An MCP "session" consists of logically related interactions between a client '
         "and a server, beginning with the initialization phase." for v in HS},
 )
+#: the lifecycle's operation phase on capabilities, which the rules on undeclared features quote
+NEGOTIATED_CAPABILITIES = cite(
+    "2025-06-18", "basic/lifecycle", "Lifecycle / Operation", "operation",
+    "During the operation phase, the client and server exchange messages according to the "
+    "negotiated capabilities. Both parties MUST: Respect the negotiated protocol version; Only "
+    "use capabilities that were successfully negotiated")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ...model import Model, facts
-from ..rule import HS, Rule, Selection, cite
+from ..rule import HS, NEGOTIATED_CAPABILITIES, Rule, Selection
 from ..shared import flagged
 
 #: place in the catalogue (reports, JSON, SARIF list rules in this order)
@@ -21,12 +21,7 @@ RULE = Rule(
     ),
     eras=("handshake",),
     versions=HS[::-1],
-    citations=(
-        cite("2025-06-18", "basic/lifecycle", "Lifecycle / Operation", "operation",
-             "During the operation phase, the client and server exchange messages according to the "
-             "negotiated capabilities. Both parties MUST: Respect the negotiated protocol version; Only "
-             "use capabilities that were successfully negotiated"),
-    ),
+    citations=(NEGOTIATED_CAPABILITIES,),
     party="server",
     detail="undeclared: {what}",
 )
