@@ -192,6 +192,8 @@ class Capture:
                 raise CaptureError(lost)
             if not self._started:
                 msgs = collector.errors[startup_errors:]
+                if self._stop_requested and not msgs:
+                    return  # stopped (Ctrl-C, SIGTERM) before it listened: nothing failed
                 raise CaptureError(_startup_message(cfg, msgs))
         except CaptureError:
             self._forget_empty_file()
