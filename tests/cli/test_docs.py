@@ -78,3 +78,8 @@ def test_docs_links_exist():
     assert len(links) >= 5, links  # the README's documentation list: the regex must find it
     for link in links:
         assert (ROOT / link).exists(), link
+
+
+def test_the_readme_stays_a_users_page():
+    """Issue 20: at most 320 lines; measurements and their history live in docs/performance.md."""
+    assert len(README.splitlines()) <= 320
